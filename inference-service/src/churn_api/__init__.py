@@ -1,0 +1,1 @@
+"""Telco churn inference API."""

@@ -1,0 +1,1 @@
+"""Telco churn training job."""
