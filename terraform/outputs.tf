@@ -1,0 +1,66 @@
+output "url" {
+  description = "Base URL of the ALB (API at /, UI at /ui/)."
+  value       = "${local.https ? "https" : "http"}://${aws_lb.this.dns_name}"
+}
+
+output "alb_dns_name" {
+  description = "ALB DNS name (point your domain's CNAME/alias here)."
+  value       = aws_lb.this.dns_name
+}
+
+output "cluster_name" {
+  description = "ECS cluster (GitHub variable ECS_CLUSTER)."
+  value       = aws_ecs_cluster.this.name
+}
+
+output "services" {
+  description = "ECS service names."
+  value = {
+    api    = module.api.service_name
+    ui     = module.ui.service_name
+    mlflow = local.create_mlflow ? module.mlflow[0].service_name : null
+  }
+}
+
+output "trainer_task_family" {
+  description = "Trainer task-definition family (GitHub variable TRAINER_TASK_FAMILY)."
+  value       = module.trainer.family
+}
+
+output "trainer_network" {
+  description = "Subnets and security group for running the trainer (GitHub variables TRAINER_SUBNETS, TRAINER_SECURITY_GROUP)."
+  value = {
+    subnets        = join(",", local.private_subnet_ids)
+    security_group = aws_security_group.trainer.id
+  }
+}
+
+output "run_trainer_command" {
+  description = "AWS CLI command that starts one training run."
+  value       = "aws ecs run-task --cluster ${aws_ecs_cluster.this.name} --launch-type FARGATE --task-definition ${module.trainer.family} --network-configuration 'awsvpcConfiguration={subnets=[${join(",", local.private_subnet_ids)}],securityGroups=[${aws_security_group.trainer.id}],assignPublicIp=DISABLED}'"
+}
+
+output "mlflow_tracking_uri" {
+  description = "Tracking URI the API and trainer use (resolvable inside the VPC only when created here)."
+  value       = local.mlflow_tracking_uri
+}
+
+output "artifact_bucket" {
+  description = "MLflow artifact bucket (null with an external tracking server)."
+  value       = local.create_mlflow ? aws_s3_bucket.artifacts[0].bucket : null
+}
+
+output "github_deploy_role_arn" {
+  description = "Role for GitHub OIDC (GitHub variable AWS_DEPLOY_ROLE_ARN)."
+  value       = local.github_deploy ? aws_iam_role.github_deploy[0].arn : null
+}
+
+output "log_groups" {
+  description = "CloudWatch log groups of the tasks."
+  value = {
+    api     = module.api.log_group_name
+    ui      = module.ui.log_group_name
+    trainer = module.trainer.log_group_name
+    mlflow  = local.create_mlflow ? module.mlflow[0].log_group_name : null
+  }
+}

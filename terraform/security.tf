@@ -1,0 +1,226 @@
+# Security-group graph (tests/infra asserts it):
+#   internet --80/443--> alb --8000--> api <--8000-- ui (Service Connect)
+#                        alb --8501--> ui
+#   api, trainer --5000--> mlflow --5432--> db
+# Tasks accept nothing from any CIDR; outbound HTTPS is open for Docker Hub, AWS APIs and,
+# for the trainer, DATA_SOURCE downloads.
+
+resource "aws_security_group" "alb" {
+  name_prefix = "${var.project}-alb-"
+  description = "ALB: HTTP/HTTPS from the allowed CIDRs"
+  vpc_id      = local.vpc_id
+  lifecycle { create_before_destroy = true }
+}
+
+resource "aws_security_group" "api" {
+  name_prefix = "${var.project}-api-"
+  description = "API tasks: port 8000 from the ALB and the UI"
+  vpc_id      = local.vpc_id
+  lifecycle { create_before_destroy = true }
+}
+
+resource "aws_security_group" "ui" {
+  name_prefix = "${var.project}-ui-"
+  description = "UI tasks: port 8501 from the ALB"
+  vpc_id      = local.vpc_id
+  lifecycle { create_before_destroy = true }
+}
+
+resource "aws_security_group" "trainer" {
+  name_prefix = "${var.project}-trainer-"
+  description = "Trainer tasks: no inbound"
+  vpc_id      = local.vpc_id
+  lifecycle { create_before_destroy = true }
+}
+
+resource "aws_security_group" "mlflow" {
+  count       = local.create_mlflow ? 1 : 0
+  name_prefix = "${var.project}-mlflow-"
+  description = "MLflow server: port 5000 from the API and the trainer"
+  vpc_id      = local.vpc_id
+  lifecycle { create_before_destroy = true }
+}
+
+resource "aws_security_group" "db" {
+  count       = local.create_mlflow ? 1 : 0
+  name_prefix = "${var.project}-db-"
+  description = "MLflow PostgreSQL: port 5432 from the MLflow server"
+  vpc_id      = local.vpc_id
+  lifecycle { create_before_destroy = true }
+}
+
+# --- ALB ---------------------------------------------------------------------------------------
+resource "aws_vpc_security_group_ingress_rule" "alb_http" {
+  for_each          = toset(var.allowed_ingress_cidrs)
+  security_group_id = aws_security_group.alb.id
+  description       = "HTTP (redirects to HTTPS when a certificate is set)"
+  ip_protocol       = "tcp"
+  from_port         = 80
+  to_port           = 80
+  cidr_ipv4         = each.value
+}
+
+resource "aws_vpc_security_group_ingress_rule" "alb_https" {
+  for_each          = local.https ? toset(var.allowed_ingress_cidrs) : toset([])
+  security_group_id = aws_security_group.alb.id
+  description       = "HTTPS"
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
+  cidr_ipv4         = each.value
+}
+
+resource "aws_vpc_security_group_egress_rule" "alb_to_api" {
+  security_group_id            = aws_security_group.alb.id
+  description                  = "Forward to API tasks"
+  ip_protocol                  = "tcp"
+  from_port                    = local.api_port
+  to_port                      = local.api_port
+  referenced_security_group_id = aws_security_group.api.id
+}
+
+resource "aws_vpc_security_group_egress_rule" "alb_to_ui" {
+  security_group_id            = aws_security_group.alb.id
+  description                  = "Forward to UI tasks"
+  ip_protocol                  = "tcp"
+  from_port                    = local.ui_port
+  to_port                      = local.ui_port
+  referenced_security_group_id = aws_security_group.ui.id
+}
+
+# --- API ---------------------------------------------------------------------------------------
+resource "aws_vpc_security_group_ingress_rule" "api_from_alb" {
+  security_group_id            = aws_security_group.api.id
+  description                  = "ALB to API"
+  ip_protocol                  = "tcp"
+  from_port                    = local.api_port
+  to_port                      = local.api_port
+  referenced_security_group_id = aws_security_group.alb.id
+}
+
+resource "aws_vpc_security_group_ingress_rule" "api_from_ui" {
+  security_group_id            = aws_security_group.api.id
+  description                  = "UI to API over Service Connect"
+  ip_protocol                  = "tcp"
+  from_port                    = local.api_port
+  to_port                      = local.api_port
+  referenced_security_group_id = aws_security_group.ui.id
+}
+
+resource "aws_vpc_security_group_egress_rule" "api_https" {
+  security_group_id = aws_security_group.api.id
+  description       = "Image pulls, AWS APIs, external MLflow over HTTPS"
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
+  cidr_ipv4         = "0.0.0.0/0"
+}
+
+resource "aws_vpc_security_group_egress_rule" "api_to_mlflow" {
+  count                        = local.create_mlflow ? 1 : 0
+  security_group_id            = aws_security_group.api.id
+  description                  = "Model download from MLflow"
+  ip_protocol                  = "tcp"
+  from_port                    = local.mlflow_port
+  to_port                      = local.mlflow_port
+  referenced_security_group_id = aws_security_group.mlflow[0].id
+}
+
+# --- UI ----------------------------------------------------------------------------------------
+resource "aws_vpc_security_group_ingress_rule" "ui_from_alb" {
+  security_group_id            = aws_security_group.ui.id
+  description                  = "ALB to Streamlit"
+  ip_protocol                  = "tcp"
+  from_port                    = local.ui_port
+  to_port                      = local.ui_port
+  referenced_security_group_id = aws_security_group.alb.id
+}
+
+resource "aws_vpc_security_group_egress_rule" "ui_to_api" {
+  security_group_id            = aws_security_group.ui.id
+  description                  = "UI to API over Service Connect"
+  ip_protocol                  = "tcp"
+  from_port                    = local.api_port
+  to_port                      = local.api_port
+  referenced_security_group_id = aws_security_group.api.id
+}
+
+resource "aws_vpc_security_group_egress_rule" "ui_https" {
+  security_group_id = aws_security_group.ui.id
+  description       = "Image pulls and AWS APIs"
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
+  cidr_ipv4         = "0.0.0.0/0"
+}
+
+# --- Trainer -----------------------------------------------------------------------------------
+resource "aws_vpc_security_group_egress_rule" "trainer_https" {
+  security_group_id = aws_security_group.trainer.id
+  description       = "Image pulls, AWS APIs, DATA_SOURCE and external MLflow over HTTPS"
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
+  cidr_ipv4         = "0.0.0.0/0"
+}
+
+resource "aws_vpc_security_group_egress_rule" "trainer_to_mlflow" {
+  count                        = local.create_mlflow ? 1 : 0
+  security_group_id            = aws_security_group.trainer.id
+  description                  = "Log runs and register models"
+  ip_protocol                  = "tcp"
+  from_port                    = local.mlflow_port
+  to_port                      = local.mlflow_port
+  referenced_security_group_id = aws_security_group.mlflow[0].id
+}
+
+# --- MLflow ------------------------------------------------------------------------------------
+resource "aws_vpc_security_group_ingress_rule" "mlflow_from_api" {
+  count                        = local.create_mlflow ? 1 : 0
+  security_group_id            = aws_security_group.mlflow[0].id
+  description                  = "API reads models"
+  ip_protocol                  = "tcp"
+  from_port                    = local.mlflow_port
+  to_port                      = local.mlflow_port
+  referenced_security_group_id = aws_security_group.api.id
+}
+
+resource "aws_vpc_security_group_ingress_rule" "mlflow_from_trainer" {
+  count                        = local.create_mlflow ? 1 : 0
+  security_group_id            = aws_security_group.mlflow[0].id
+  description                  = "Trainer logs runs"
+  ip_protocol                  = "tcp"
+  from_port                    = local.mlflow_port
+  to_port                      = local.mlflow_port
+  referenced_security_group_id = aws_security_group.trainer.id
+}
+
+resource "aws_vpc_security_group_egress_rule" "mlflow_https" {
+  count             = local.create_mlflow ? 1 : 0
+  security_group_id = aws_security_group.mlflow[0].id
+  description       = "Image pulls, S3 artifacts, AWS APIs"
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
+  cidr_ipv4         = "0.0.0.0/0"
+}
+
+resource "aws_vpc_security_group_egress_rule" "mlflow_to_db" {
+  count                        = local.create_mlflow ? 1 : 0
+  security_group_id            = aws_security_group.mlflow[0].id
+  description                  = "Backend store"
+  ip_protocol                  = "tcp"
+  from_port                    = 5432
+  to_port                      = 5432
+  referenced_security_group_id = aws_security_group.db[0].id
+}
+
+resource "aws_vpc_security_group_ingress_rule" "db_from_mlflow" {
+  count                        = local.create_mlflow ? 1 : 0
+  security_group_id            = aws_security_group.db[0].id
+  description                  = "MLflow server only"
+  ip_protocol                  = "tcp"
+  from_port                    = 5432
+  to_port                      = 5432
+  referenced_security_group_id = aws_security_group.mlflow[0].id
+}

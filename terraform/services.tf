@@ -1,0 +1,106 @@
+# The two public services. Image tags are set here at creation; afterwards release.yml rolls
+# new images (see the lifecycle note in modules/ecs-service).
+
+module "api" {
+  source = "./modules/ecs-service"
+
+  name          = "api"
+  family        = "${var.project}-api"
+  cluster_arn   = aws_ecs_cluster.this.arn
+  cluster_name  = aws_ecs_cluster.this.name
+  aws_region    = var.aws_region
+  image         = local.images.api
+  cpu           = var.api_cpu
+  memory        = var.api_memory
+  port          = local.api_port
+  task_role_arn = aws_iam_role.api_task.arn
+
+  environment = {
+    PORT                  = tostring(local.api_port)
+    MLFLOW_TRACKING_URI   = local.mlflow_tracking_uri
+    MODEL_NAME            = var.model_name
+    MODEL_ALIAS           = var.model_alias
+    MODEL_REFRESH_SECONDS = tostring(var.model_refresh_seconds)
+  }
+  secrets = {
+    JWT_SECRET = aws_secretsmanager_secret.jwt.arn
+  }
+  stop_timeout       = 30
+  log_retention_days = var.log_retention_days
+
+  desired_count      = var.api_min_count
+  subnet_ids         = local.private_subnet_ids
+  security_group_ids = [aws_security_group.api.id]
+
+  load_balancer = {
+    target_group_arn             = aws_lb_target_group.api.arn
+    alternate_target_group_arn   = local.api_traffic_shifting ? aws_lb_target_group.api_alternate[0].arn : null
+    production_listener_rule_arn = local.api_traffic_shifting ? aws_lb_listener_rule.api[0].arn : null
+    infrastructure_role_arn      = local.api_traffic_shifting ? aws_iam_role.ecs_load_balancers[0].arn : null
+  }
+  health_check_grace_period_seconds = local.api_health_check_grace_period
+
+  deployment_strategy  = var.api_deployment_strategy
+  canary_percent       = var.api_canary_percent
+  canary_bake_minutes  = var.api_canary_bake_minutes
+  bake_time_minutes    = var.api_bake_time_minutes
+  rollback_alarm_names = local.api_rollback_alarm_names
+
+  # Server side of Service Connect: other services call http://api:8000.
+  service_connect = {
+    namespace_arn  = aws_service_discovery_private_dns_namespace.internal.arn
+    discovery_name = "api"
+  }
+
+  autoscaling = {
+    min_capacity        = var.api_min_count
+    max_capacity        = var.api_max_count
+    cpu_target_percent  = var.api_cpu_target_percent
+    requests_per_target = var.api_requests_per_target
+    alb_resource_label  = "${aws_lb.this.arn_suffix}/${aws_lb_target_group.api.arn_suffix}"
+  }
+
+  depends_on = [aws_lb_listener.http, aws_lb_listener.https]
+}
+
+module "ui" {
+  source = "./modules/ecs-service"
+
+  name          = "ui"
+  family        = "${var.project}-ui"
+  cluster_arn   = aws_ecs_cluster.this.arn
+  cluster_name  = aws_ecs_cluster.this.name
+  aws_region    = var.aws_region
+  image         = local.images.ui
+  cpu           = var.ui_cpu
+  memory        = var.ui_memory
+  port          = local.ui_port
+  task_role_arn = aws_iam_role.ui_task.arn
+
+  environment = {
+    PORT         = tostring(local.ui_port)
+    API_BASE_URL = "http://api:${local.api_port}" # Service Connect, never the internet.
+  }
+  secrets = {
+    API_JWT_SECRET = aws_secretsmanager_secret.jwt.arn
+  }
+  stop_timeout       = 60 # Matches the UI target group's deregistration delay.
+  log_retention_days = var.log_retention_days
+
+  desired_count      = var.ui_desired_count
+  subnet_ids         = local.private_subnet_ids
+  security_group_ids = [aws_security_group.ui.id]
+
+  load_balancer = {
+    target_group_arn = aws_lb_target_group.ui.arn
+  }
+  # Streamlit answers its health route within seconds of starting; no model is loaded.
+  health_check_grace_period_seconds = 60
+
+  # Client side of Service Connect only.
+  service_connect = {
+    namespace_arn = aws_service_discovery_private_dns_namespace.internal.arn
+  }
+
+  depends_on = [aws_lb_listener.http, aws_lb_listener.https, module.api]
+}

@@ -1,0 +1,328 @@
+# ---------------------------------------------------------------------------------------------
+# General
+# ---------------------------------------------------------------------------------------------
+variable "project" {
+  description = "Name prefix for every resource."
+  type        = string
+  default     = "churn"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,20}$", var.project))
+    error_message = "project must be 2-21 lowercase letters, digits or hyphens, starting with a letter."
+  }
+}
+
+variable "aws_region" {
+  description = "AWS region to deploy into."
+  type        = string
+  default     = "us-east-1"
+}
+
+variable "tags" {
+  description = "Extra tags for every resource."
+  type        = map(string)
+  default     = {}
+}
+
+variable "log_retention_days" {
+  description = "CloudWatch Logs retention for every log group created here."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be a value CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, ...)."
+  }
+}
+
+# ---------------------------------------------------------------------------------------------
+# Network: a new VPC, or an existing one
+# ---------------------------------------------------------------------------------------------
+variable "create_vpc" {
+  description = "Create a VPC (public + private subnets in two AZs). When false, pass the existing_* variables."
+  type        = bool
+  default     = true
+}
+
+variable "vpc_cidr" {
+  description = "CIDR of the VPC to create."
+  type        = string
+  default     = "10.40.0.0/16"
+}
+
+variable "single_nat_gateway" {
+  description = "One NAT gateway for both AZs (cheaper; outbound traffic of the private subnets depends on one AZ)."
+  type        = bool
+  default     = true
+}
+
+variable "existing_vpc_id" {
+  description = "Existing VPC id (create_vpc = false)."
+  type        = string
+  default     = null
+}
+
+variable "existing_public_subnet_ids" {
+  description = "Existing public subnets in at least two AZs, for the ALB (create_vpc = false)."
+  type        = list(string)
+  default     = []
+}
+
+variable "existing_private_subnet_ids" {
+  description = "Existing private subnets with a route to a NAT gateway, for the tasks and RDS (create_vpc = false)."
+  type        = list(string)
+  default     = []
+}
+
+# ---------------------------------------------------------------------------------------------
+# Load balancer
+# ---------------------------------------------------------------------------------------------
+variable "certificate_arn" {
+  description = "ACM certificate ARN. When set, the ALB serves HTTPS on 443 and port 80 redirects to it."
+  type        = string
+  default     = null
+}
+
+variable "allowed_ingress_cidrs" {
+  description = "CIDRs allowed to reach the ALB on 80/443."
+  type        = list(string)
+  default     = ["0.0.0.0/0"]
+}
+
+variable "alb_deletion_protection" {
+  description = "Protect the ALB from deletion (turn off before `terraform destroy`)."
+  type        = bool
+  default     = true
+}
+
+# ---------------------------------------------------------------------------------------------
+# Images (built and pushed by .github/workflows/release.yml)
+# ---------------------------------------------------------------------------------------------
+variable "image_registry" {
+  description = "Registry and namespace of the images, e.g. docker.io/myorg."
+  type        = string
+}
+
+variable "image_tag" {
+  description = "Image tag to deploy: the full git commit SHA that release.yml pushed."
+  type        = string
+
+  validation {
+    condition     = var.image_tag != "latest" && length(var.image_tag) > 0
+    error_message = "image_tag must be an immutable tag (commit SHA or version), not 'latest'."
+  }
+}
+
+# ---------------------------------------------------------------------------------------------
+# API service
+# ---------------------------------------------------------------------------------------------
+variable "api_cpu" {
+  description = "API task CPU units (1024 = 1 vCPU). One uvicorn worker per task; scale by tasks."
+  type        = number
+  default     = 512
+}
+
+variable "api_memory" {
+  description = "API task memory (MiB); the model is held once per task."
+  type        = number
+  default     = 1024
+}
+
+variable "api_min_count" {
+  description = "Minimum number of API tasks (also the initial desired count)."
+  type        = number
+  default     = 2
+}
+
+variable "api_max_count" {
+  description = "Maximum number of API tasks."
+  type        = number
+  default     = 6
+
+  validation {
+    condition     = var.api_max_count >= var.api_min_count
+    error_message = "api_max_count must be >= api_min_count."
+  }
+}
+
+variable "api_cpu_target_percent" {
+  description = "Target average CPU utilisation of the API service."
+  type        = number
+  default     = 60
+}
+
+variable "api_requests_per_target" {
+  description = "Target ALB requests per API task per minute (ALBRequestCountPerTarget)."
+  type        = number
+  default     = 3000
+}
+
+variable "api_model_load_seconds" {
+  description = "Worst-case seconds from task start to a loaded model (image pull + MLflow download + load). The ALB health-check grace period is derived from it."
+  type        = number
+  default     = 120
+}
+
+variable "model_name" {
+  description = "Registered model name in MLflow."
+  type        = string
+  default     = "telco-churn"
+}
+
+variable "model_alias" {
+  description = "Registered model alias the API serves."
+  type        = string
+  default     = "champion"
+}
+
+variable "model_refresh_seconds" {
+  description = "How often the API checks the alias for a new version."
+  type        = number
+  default     = 300
+}
+
+variable "api_deployment_strategy" {
+  description = "ECS deployment strategy of the API: ROLLING (with circuit breaker), CANARY or BLUE_GREEN (native ECS, alternate target group, alarm rollback)."
+  type        = string
+  default     = "ROLLING"
+
+  validation {
+    condition     = contains(["ROLLING", "CANARY", "BLUE_GREEN"], var.api_deployment_strategy)
+    error_message = "api_deployment_strategy must be ROLLING, CANARY or BLUE_GREEN."
+  }
+}
+
+variable "api_canary_percent" {
+  description = "Share of production traffic sent to the new revision during the canary phase."
+  type        = number
+  default     = 10
+}
+
+variable "api_canary_bake_minutes" {
+  description = "Minutes the canary takes its share of traffic before the rest shifts."
+  type        = number
+  default     = 5
+}
+
+variable "api_bake_time_minutes" {
+  description = "Minutes both revisions stay up after all traffic shifted (instant rollback window)."
+  type        = number
+  default     = 10
+}
+
+# ---------------------------------------------------------------------------------------------
+# UI service
+# ---------------------------------------------------------------------------------------------
+variable "ui_cpu" {
+  description = "UI task CPU units."
+  type        = number
+  default     = 256
+}
+
+variable "ui_memory" {
+  description = "UI task memory (MiB)."
+  type        = number
+  default     = 512
+}
+
+variable "ui_desired_count" {
+  description = "Number of UI tasks (sessions stick to a task through the ALB cookie)."
+  type        = number
+  default     = 1
+}
+
+# ---------------------------------------------------------------------------------------------
+# MLflow and the trainer
+# ---------------------------------------------------------------------------------------------
+variable "external_mlflow_tracking_uri" {
+  description = "Use an existing MLflow tracking server instead of creating one (no RDS, bucket or MLflow service then)."
+  type        = string
+  default     = null
+}
+
+variable "mlflow_cpu" {
+  description = "MLflow server task CPU units."
+  type        = number
+  default     = 512
+}
+
+variable "mlflow_memory" {
+  description = "MLflow server task memory (MiB)."
+  type        = number
+  default     = 1024
+}
+
+variable "db_instance_class" {
+  description = "RDS instance class of the MLflow backend store."
+  type        = string
+  default     = "db.t4g.micro"
+}
+
+variable "db_allocated_storage_gb" {
+  description = "RDS storage (GiB, gp3)."
+  type        = number
+  default     = 20
+}
+
+variable "db_multi_az" {
+  description = "Run the MLflow database Multi-AZ (doubles its cost)."
+  type        = bool
+  default     = false
+}
+
+variable "db_deletion_protection" {
+  description = "Protect the MLflow database from deletion."
+  type        = bool
+  default     = true
+}
+
+variable "db_backup_retention_days" {
+  description = "Automated backup retention of the MLflow database."
+  type        = number
+  default     = 7
+}
+
+variable "trainer_cpu" {
+  description = "Trainer task CPU units."
+  type        = number
+  default     = 1024
+}
+
+variable "trainer_memory" {
+  description = "Trainer task memory (MiB)."
+  type        = number
+  default     = 4096
+}
+
+variable "trainer_schedule_expression" {
+  description = "EventBridge schedule of the trainer (UTC). null disables the schedule; the task can still be run on demand."
+  type        = string
+  default     = "cron(0 3 ? * MON *)"
+}
+
+variable "trainer_data_source" {
+  description = "Optional DATA_SOURCE for the trainer (CSV path or URL); empty uses the trainer's default."
+  type        = string
+  default     = ""
+}
+
+# ---------------------------------------------------------------------------------------------
+# Alarms
+# ---------------------------------------------------------------------------------------------
+variable "alarm_actions" {
+  description = "SNS topic ARNs notified when an alarm fires or recovers."
+  type        = list(string)
+  default     = []
+}
+
+variable "api_5xx_rate_threshold_percent" {
+  description = "API 5xx responses as a percentage of requests that raises the alarm."
+  type        = number
+  default     = 5
+}
+
+variable "api_p99_latency_threshold_seconds" {
+  description = "API p99 target response time that raises the alarm."
+  type        = number
+  default     = 1
+}
