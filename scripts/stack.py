@@ -1,0 +1,185 @@
+"""Local process stack behind `make train` and `make run`: MLflow on SQLite, trainer, API, UI.
+
+`train`: start a local MLflow server (unless MLFLOW_TRACKING_URI is set), train and publish, stop.
+`run`:   the same server, train only when the registry has no champion yet, then serve the API and
+         the UI until Ctrl-C, which stops every process cleanly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+STATE = ROOT / ".cache" / "mlflow"
+BIN = Path(sys.executable).parent
+MODEL_NAME = os.environ.get("MODEL_NAME", "telco-churn")
+MODEL_ALIAS = os.environ.get("MODEL_ALIAS", "champion")
+
+
+class Stack:
+    """Child processes started in order and stopped in reverse order."""
+
+    def __init__(self) -> None:
+        self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
+
+    def start(self, name: str, cmd: Sequence[str], env: dict[str, str] | None = None) -> None:
+        print(f"stack: starting {name}: {' '.join(cmd)}", flush=True)
+        process = subprocess.Popen(
+            list(cmd), env={**os.environ, **(env or {})}, start_new_session=True
+        )
+        self.children.append((name, process))
+
+    def check(self) -> None:
+        for name, process in self.children:
+            if process.poll() is not None:
+                raise RuntimeError(f"{name} exited with code {process.returncode}")
+
+    def stop(self) -> None:
+        for name, process in reversed(self.children):
+            if process.poll() is None:
+                print(f"stack: stopping {name}", flush=True)
+                os.killpg(process.pid, signal.SIGTERM)
+        for _name, process in reversed(self.children):
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        self.children.clear()
+
+
+def wait_http(url: str, stack: Stack, timeout: float = 180.0) -> None:
+    """Poll an HTTP endpoint until it answers 200, failing early if a child died."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        stack.check()
+        try:
+            if requests.get(url, timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"{url} did not answer within {timeout:.0f} s")
+
+
+def start_mlflow(stack: Stack, host: str, port: int) -> str:
+    STATE.mkdir(parents=True, exist_ok=True)
+    stack.start(
+        "mlflow",
+        [
+            str(BIN / "mlflow"),
+            "server",
+            "--backend-store-uri",
+            f"sqlite:///{STATE / 'mlflow.db'}",
+            "--artifacts-destination",
+            str(STATE / "artifacts"),
+            "--serve-artifacts",
+            "--host",
+            host,
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+    )
+    uri = f"http://{host}:{port}"
+    wait_http(f"{uri}/health", stack)
+    print(f"stack: MLflow at {uri}", flush=True)
+    return uri
+
+
+def has_champion(tracking_uri: str) -> bool:
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    try:
+        MlflowClient(tracking_uri).get_model_version_by_alias(MODEL_NAME, MODEL_ALIAS)
+    except MlflowException:
+        return False
+    return True
+
+
+def train(tracking_uri: str, extra: Sequence[str]) -> None:
+    cmd = [str(BIN / "churn-train"), "--tracking-uri", tracking_uri, *extra]
+    print(f"stack: training: {' '.join(cmd)}", flush=True)
+    subprocess.run(cmd, check=True)
+
+
+def serve(stack: Stack, tracking_uri: str, args: argparse.Namespace) -> None:
+    api = f"http://{args.host}:{args.api_port}"
+    stack.start(
+        "api",
+        [str(BIN / "churn-api")],
+        {"MLFLOW_TRACKING_URI": tracking_uri, "HOST": args.host, "PORT": str(args.api_port)},
+    )
+    wait_http(f"{api}/health/ready", stack)
+    stack.start(
+        "ui",
+        [str(BIN / "churn-ui")],
+        {"API_BASE_URL": api, "HOST": args.host, "PORT": str(args.ui_port)},
+    )
+    ui = f"http://{args.host}:{args.ui_port}/ui"
+    wait_http(f"{ui}/_stcore/health", stack)
+    print(
+        "\nstack: ready\n"
+        f"  API      {api}/docs  (POST {api}/predict)\n"
+        f"  UI       {ui}\n"
+        f"  MLflow   {tracking_uri}\n"
+        "Ctrl-C stops everything.\n",
+        flush=True,
+    )
+    while True:
+        stack.check()
+        time.sleep(1)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("mode", choices=["train", "run"])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--mlflow-port", type=int, default=5000)
+    parser.add_argument("--api-port", type=int, default=8000)
+    parser.add_argument("--ui-port", type=int, default=8501)
+    parser.add_argument("--retrain", action="store_true", help="run: train even with a champion")
+    args, train_args = parser.parse_known_args(argv)  # the rest goes to churn-train
+    args.train_args = [a for a in train_args if a != "--"]
+
+    stack = Stack()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        tracking_uri = os.environ.get("MLFLOW_TRACKING_URI") or start_mlflow(
+            stack, args.host, args.mlflow_port
+        )
+        if args.mode == "train" or args.retrain or not has_champion(tracking_uri):
+            train(tracking_uri, args.train_args)
+        else:
+            print(f"stack: {MODEL_NAME}@{MODEL_ALIAS} exists; reusing it", flush=True)
+        if args.mode == "run":
+            serve(stack, tracking_uri, args)
+    except KeyboardInterrupt:
+        print("\nstack: interrupted", flush=True)
+    except (subprocess.CalledProcessError, RuntimeError, TimeoutError) as exc:
+        print(f"stack: {exc}", file=sys.stderr, flush=True)
+        return 1
+    finally:
+        stack.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,154 @@
+"""`churn-train`: fetch, validate, tune, evaluate and publish the churn model."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from churn_training.data import DataError, fetch_ibm_dataset, load_dataset
+from churn_training.settings import TrainSettings
+
+EXIT_DATA = 2
+EXIT_MLFLOW = 3
+
+console = Console(stderr=True)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="churn-train", description=__doc__)
+    parser.add_argument(
+        "--data", help="CSV path or http(s) URL with the Telco schema (default: IBM)"
+    )
+    parser.add_argument(
+        "--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI)"
+    )
+    parser.add_argument("--trials", type=int, help="Optuna trials (default 50)")
+    parser.add_argument("--seed", type=int, help="seed for the split, CV and search (default 42)")
+    parser.add_argument("--cv-folds", type=int, help="cross-validation folds (default 5)")
+    parser.add_argument("--offer-cost", type=float, help="cost of one retention offer")
+    parser.add_argument("--saved-value", type=float, help="value of a saved customer")
+    parser.add_argument("--success-rate", type=float, help="share of offers that keep a churner")
+    parser.add_argument(
+        "--params", help="JSON of XGBoost parameters: skip the search and train these"
+    )
+    parser.add_argument("--model-dir", type=Path, help="also save the MLflow model directory here")
+    parser.add_argument(
+        "--no-publish", action="store_true", help="do not log to MLflow (use with --model-dir)"
+    )
+    parser.add_argument("--fetch-only", action="store_true", help="download and verify the data")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser.parse_args(argv)
+
+
+def build_settings(args: argparse.Namespace) -> TrainSettings:
+    overrides: dict[str, Any] = {
+        "data_source": args.data,
+        "tracking_uri": args.tracking_uri,
+        "trials": args.trials,
+        "seed": args.seed,
+        "cv_folds": args.cv_folds,
+        "offer_cost": args.offer_cost,
+        "saved_customer_value": args.saved_value,
+        "offer_success_rate": args.success_rate,
+    }
+    settings = TrainSettings()
+    return settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+
+
+def summary_table(outcome: Any, result: Any | None, elapsed: float) -> Table:
+    table = Table(title="telco-churn training summary")
+    table.add_column("Metric")
+    table.add_column("XGBoost", justify="right")
+    table.add_column("LogReg baseline", justify="right")
+    for key in ("roc_auc", "pr_auc", "brier", "log_loss", "precision", "recall", "f1"):
+        table.add_row(key, f"{outcome.metrics[key]:.4f}", f"{outcome.baseline_metrics[key]:.4f}")
+    table.add_row(
+        "expected value",
+        f"{outcome.metrics['expected_value']:.0f}",
+        f"{outcome.baseline_metrics['expected_value']:.0f}",
+    )
+    threshold = outcome.contract["threshold"]
+    table.add_section()
+    table.add_row(
+        "threshold (EV / F1)", f"{threshold['value']:.2f} / {threshold['f1_optimal']:.2f}", ""
+    )
+    table.add_row("calibration", outcome.calibration.method, "")
+    for check in outcome.behaviour:
+        table.add_row(
+            check.name, "passed" if check.passed else f"{check.violations} violations", ""
+        )
+    if result is not None:
+        table.add_row("registered version", f"{result.version} -> @{result.alias}", "")
+    table.add_row("training time", f"{elapsed:.0f} s", "")
+    return table
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    settings = build_settings(args)
+    if args.fetch_only:
+        try:
+            path = fetch_ibm_dataset(settings.cache_dir)
+        except DataError as exc:
+            console.print(f"[red]data error:[/red] {exc}")
+            return EXIT_DATA
+        console.print(f"dataset ready: {path}")
+        return 0
+    if args.no_publish and args.model_dir is None:
+        console.print("[red]--no-publish needs --model-dir, or the model would be lost[/red]")
+        return EXIT_DATA
+    fixed_params = json.loads(args.params) if args.params else None
+
+    # Heavy imports after argument parsing, so --help and --fetch-only stay quick.
+    from churn_training import pipeline, publish
+
+    started = time.perf_counter()
+    try:
+        if not args.no_publish:
+            publish.check_tracking_server(settings.tracking_uri or "")
+        dataset = load_dataset(settings.data_source, settings.cache_dir)
+    except DataError as exc:
+        console.print(f"[red]data error:[/red] {exc}")
+        return EXIT_DATA
+    except publish.PublishError as exc:
+        console.print(f"[red]mlflow error:[/red] {exc}")
+        return EXIT_MLFLOW
+    console.print(
+        f"data: {len(dataset.frame)} customers, {int((dataset.frame['Churn'] == 'Yes').sum())} "
+        f"churners, sha256 {dataset.sha256[:12]}…"
+    )
+    with tempfile.TemporaryDirectory(prefix="churn-train-") as tmp:
+        outcome = pipeline.run(
+            dataset, settings, Path(tmp), fixed_params=fixed_params, progress=not args.quiet
+        )
+        if args.model_dir is not None:
+            publish.save_local(outcome, args.model_dir)
+            console.print(f"model saved to {args.model_dir}")
+        result = None
+        if not args.no_publish:
+            try:
+                result = publish.publish(outcome, settings)
+            except publish.PublishError as exc:
+                console.print(f"[red]mlflow error:[/red] {exc}")
+                return EXIT_MLFLOW
+        elapsed = time.perf_counter() - started
+        console.print(summary_table(outcome, result, elapsed))
+        if result is not None:
+            verdict = (
+                "[green]promoted[/green]" if result.promoted else "[yellow]not promoted[/yellow]"
+            )
+            console.print(f"version {result.version} {verdict}: {result.reason}")
+            print(json.dumps(publish.as_dict(result)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,241 @@
+"""Log runs, the model and its evidence to MLflow; register; apply the promotion gate."""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+import pandas as pd
+import requests
+import xgboost as xgb
+from mlflow.exceptions import MlflowException
+from mlflow.models import ModelSignature
+from mlflow.tracking import MlflowClient
+from mlflow.types import ColSpec, DataType, Schema
+from mlflow.types.schema import AnyType
+
+from churn_training import pyfunc_model
+from churn_training.pipeline import TrainingOutcome, holdout_score, records
+from churn_training.pyfunc_model import CONTRACT_FILE, Bundle
+from churn_training.settings import TrainSettings
+
+MODEL_ARTIFACT = "model"
+BUNDLE_ARTIFACT = "churn_model"
+
+
+class PublishError(Exception):
+    """MLflow could not be reached or refused the model; the message is for a person."""
+
+
+@dataclass
+class PublishResult:
+    run_id: str
+    baseline_run_id: str
+    model_uri: str
+    version: str
+    alias: str
+    promoted: bool
+    reason: str
+
+
+def check_tracking_server(uri: str, timeout: float = 10.0) -> None:
+    """Fail fast, before any training, when an HTTP tracking server does not answer."""
+    if not uri.startswith(("http://", "https://")):
+        return
+    try:
+        requests.get(uri.rstrip("/") + "/health", timeout=timeout).raise_for_status()
+    except requests.RequestException as exc:
+        raise PublishError(f"MLflow tracking server {uri} is not reachable: {exc}") from exc
+
+
+def signature(contract: dict[str, Any]) -> ModelSignature:
+    """Every input optional (defaults fill gaps), as in the API."""
+    # Numbers are typed `any`: MLflow refuses int64 for a double column and float64 (what a
+    # column with a gap becomes) for a long one; the model casts them itself, as the API does.
+    types = {"string": DataType.string, "integer": AnyType(), "number": AnyType()}
+    inputs = [ColSpec(DataType.string, contract["id_field"], required=False)]
+    inputs += [ColSpec(types[f["dtype"]], f["name"], required=False) for f in contract["fields"]]
+    outputs = [ColSpec("double", "churn_probability"), ColSpec("boolean", "churn")]
+    return ModelSignature(inputs=Schema(inputs), outputs=Schema(outputs))
+
+
+def _model_kwargs(outcome: TrainingOutcome) -> dict[str, Any]:
+    example = pd.DataFrame(records(outcome.holdout.head(3)))
+    return {
+        "python_model": str(Path(pyfunc_model.__file__)),
+        "artifacts": {BUNDLE_ARTIFACT: str(outcome.bundle_dir)},
+        "signature": signature(outcome.contract),
+        "input_example": example,
+        "pip_requirements": [
+            f"mlflow=={mlflow.__version__}",
+            f"xgboost=={xgb.__version__}",
+            f"pandas=={pd.__version__}",
+            f"numpy=={np.__version__}",
+        ],
+    }
+
+
+def save_local(outcome: TrainingOutcome, path: Path) -> Path:
+    """Write the MLflow model directory to disk (air-gapped use, tests) without a server."""
+    mlflow.pyfunc.save_model(str(path), **_model_kwargs(outcome))
+    return path
+
+
+def find_bundle(model_dir: Path) -> Path:
+    matches = sorted(model_dir.rglob(CONTRACT_FILE))
+    if len(matches) != 1:
+        raise PublishError(f"{model_dir} holds {len(matches)} {CONTRACT_FILE} files, expected 1")
+    return matches[0].parent
+
+
+def _log_baseline(outcome: TrainingOutcome) -> str:
+    with mlflow.start_run(run_name="logistic-regression-baseline") as run:
+        mlflow.set_tags({"role": "baseline", "data_sha256": outcome.dataset.sha256})
+        mlflow.log_params(outcome.baseline_params)
+        mlflow.log_metrics({f"holdout_{k}": v for k, v in outcome.baseline_metrics.items()})
+        return run.info.run_id
+
+
+def _log_candidate(outcome: TrainingOutcome, baseline_run_id: str) -> tuple[str, str]:
+    with mlflow.start_run(run_name="xgboost-candidate") as run:
+        mlflow.set_tags(
+            {
+                "role": "candidate",
+                "baseline_run_id": baseline_run_id,
+                "data_sha256": outcome.dataset.sha256,
+                "data_source": outcome.dataset.source,
+                "calibration": outcome.calibration.method,
+                "behaviour_checks": "passed" if outcome.behaviour_passed else "failed",
+            }
+        )
+        mlflow.log_params({k: str(v) for k, v in outcome.params.items()})
+        mlflow.log_params(
+            {
+                "threshold": outcome.contract["threshold"]["value"],
+                "threshold_f1_optimal": outcome.contract["threshold"]["f1_optimal"],
+                "offer_cost": outcome.contract["threshold"]["offer_cost"],
+                "saved_customer_value": outcome.contract["threshold"]["saved_customer_value"],
+                "offer_success_rate": outcome.contract["threshold"]["offer_success_rate"],
+                "trials": len(outcome.tune_history),
+                "data_sha256": outcome.dataset.sha256,
+            }
+        )
+        mlflow.log_metrics({f"holdout_{k}": v for k, v in outcome.metrics.items()})
+        mlflow.log_metrics({f"baseline_{k}": v for k, v in outcome.baseline_metrics.items()})
+        mlflow.log_metrics(
+            {f"calibration_brier_{k}": v for k, v in outcome.calibration.brier.items()}
+        )
+        mlflow.log_metrics({f"time_{k}": v for k, v in outcome.timings.items()})
+        for row in outcome.slices.itertuples():
+            for metric in ("roc_auc", "brier", "recall", "precision", "n"):
+                value = getattr(row, metric, None)
+                if value is not None and value == value:
+                    name = re.sub(r"[^\w\-. :/]", "_", f"slice_{row.slice}_{row.value}_{metric}")
+                    mlflow.log_metric(name, float(value))
+        for check in outcome.behaviour:
+            mlflow.log_metric(f"behaviour_{check.name}_violations", check.violations)
+        dataset = mlflow.data.from_pandas(
+            outcome.dataset.frame,
+            source=outcome.dataset.location,
+            targets="Churn",
+            name="telco-customer-churn",
+            digest=outcome.dataset.sha256[:16],
+        )
+        mlflow.log_input(dataset, context="training")
+        mlflow.log_artifacts(str(outcome.report_dir), artifact_path="report")
+        mlflow.log_artifact(str(outcome.bundle_dir / CONTRACT_FILE))
+        mlflow.log_artifact(str(outcome.bundle_dir / "model_card.md"))
+        info = mlflow.pyfunc.log_model(name=MODEL_ARTIFACT, **_model_kwargs(outcome))
+        return run.info.run_id, info.model_uri
+
+
+def _champion_bundle(
+    client: MlflowClient, name: str, alias: str, dst: Path
+) -> tuple[str, Bundle] | None:
+    try:
+        version = client.get_model_version_by_alias(name, alias)
+    except MlflowException:
+        return None
+    local = mlflow.artifacts.download_artifacts(
+        artifact_uri=f"models:/{name}@{alias}", dst_path=str(dst)
+    )
+    return version.version, Bundle.load(find_bundle(Path(local)))
+
+
+def gate(
+    new: dict[str, float], champion: dict[str, float], settings: TrainSettings
+) -> tuple[bool, str]:
+    """Promote unless ROC-AUC or expected value trail the champion's beyond the margins."""
+    auc_floor = champion["roc_auc"] - settings.promotion_auc_margin
+    value_floor = champion["expected_value"] - settings.promotion_value_margin * abs(
+        champion["expected_value"]
+    )
+    failures = []
+    if new["roc_auc"] < auc_floor:
+        failures.append(f"ROC-AUC {new['roc_auc']:.4f} < champion {champion['roc_auc']:.4f}")
+    if new["expected_value"] < value_floor:
+        failures.append(
+            f"expected value {new['expected_value']:.0f} < champion {champion['expected_value']:.0f}"
+        )
+    if failures:
+        return False, "worse than the champion on the same holdout: " + "; ".join(failures)
+    return True, (
+        f"not worse than the champion on the same holdout (ROC-AUC {new['roc_auc']:.4f} vs "
+        f"{champion['roc_auc']:.4f}, expected value {new['expected_value']:.0f} vs "
+        f"{champion['expected_value']:.0f})"
+    )
+
+
+def publish(outcome: TrainingOutcome, settings: TrainSettings) -> PublishResult:
+    """Log both runs, register a new version and give it `champion` or `challenger`."""
+    if settings.tracking_uri:
+        mlflow.set_tracking_uri(settings.tracking_uri)
+    try:
+        mlflow.set_experiment(settings.experiment_name)
+        baseline_run_id = _log_baseline(outcome)
+        run_id, model_uri = _log_candidate(outcome, baseline_run_id)
+        version = mlflow.register_model(model_uri, settings.model_name).version
+    except (MlflowException, requests.RequestException, OSError) as exc:
+        raise PublishError(f"publishing to MLflow failed: {exc}") from exc
+
+    client = MlflowClient()
+    name = settings.model_name
+    with tempfile.TemporaryDirectory() as tmp:
+        current = _champion_bundle(client, name, settings.champion_alias, Path(tmp))
+        new_score = holdout_score(outcome.bundle, outcome)
+        if not outcome.behaviour_passed:
+            promoted, reason = (
+                False,
+                "behavioural checks failed: "
+                + ", ".join(b.name for b in outcome.behaviour if not b.passed),
+            )
+        elif current is None:
+            promoted, reason = True, "first model: no champion yet"
+        else:
+            champion_version, champion_bundle = current
+            promoted, reason = gate(new_score, holdout_score(champion_bundle, outcome), settings)
+            reason += f" (champion was version {champion_version})"
+    alias = settings.champion_alias if promoted else settings.challenger_alias
+    client.set_registered_model_alias(name, alias, version)
+    tags = {
+        "run_id": run_id,
+        "promotion": "champion" if promoted else "challenger",
+        "promotion_reason": reason,
+        "roc_auc": f"{outcome.metrics['roc_auc']:.6f}",
+        "threshold": str(outcome.contract["threshold"]["value"]),
+    }
+    for key, value in tags.items():
+        client.set_model_version_tag(name, version, key, value)
+    client.set_tag(run_id, "promotion", tags["promotion"])
+    client.set_tag(run_id, "promotion_reason", reason)
+    client.set_tag(run_id, "model_version", version)
+    return PublishResult(run_id, baseline_run_id, model_uri, version, alias, promoted, reason)
+
+
+def as_dict(result: PublishResult) -> dict[str, Any]:
+    return asdict(result)
