@@ -179,9 +179,8 @@ def gate(
     if new["roc_auc"] < auc_floor:
         failures.append(f"ROC-AUC {new['roc_auc']:.4f} < champion {champion['roc_auc']:.4f}")
     if new["expected_value"] < value_floor:
-        failures.append(
-            f"expected value {new['expected_value']:.0f} < champion {champion['expected_value']:.0f}"
-        )
+        new_value, old_value = new["expected_value"], champion["expected_value"]
+        failures.append(f"expected value {new_value:.0f} < champion {old_value:.0f}")
     if failures:
         return False, "worse than the champion on the same holdout: " + "; ".join(failures)
     return True, (
