@@ -1,1 +1,3 @@
 """Telco churn inference API."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,136 @@
+"""One pure-ASGI layer: body size limit, request id, metrics and one JSON log line per request."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from churn_api.metrics import Metrics
+
+log = logging.getLogger("churn_api.request")
+
+
+class RequestMiddleware:
+    """Cheaper than BaseHTTPMiddleware; never logs bodies (no customer records in logs)."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics, max_body_bytes: int) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.max_body = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        headers = dict(scope["headers"])
+        request_id = headers.get(b"x-request-id", b"").decode("latin-1")[:64] or uuid.uuid4().hex
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        status = 500
+        rid_header = (b"x-request-id", request_id.encode("latin-1"))
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), rid_header]
+            await send(message)
+
+        try:
+            too_big, receive = await self._limit_body(headers, receive)
+            if too_big:
+                await _send_json(
+                    send_wrapper,
+                    413,
+                    {
+                        "detail": [
+                            {"field": "body", "message": f"Body larger than {self.max_body} bytes"}
+                        ]
+                    },
+                )
+            else:
+                await self.app(scope, receive, send_wrapper)
+        finally:
+            elapsed = time.perf_counter() - start
+            route = scope.get("route")
+            template = getattr(route, "path", None) or (
+                scope["path"]
+                if scope.get("endpoint") is not None
+                else "(body too large)"
+                if status == 413
+                else "(unmatched)"
+            )
+            method = scope["method"]
+            self.metrics.requests.labels(template, method, str(status)).inc()
+            self.metrics.latency.labels(template, method).observe(elapsed)
+            log.info(
+                "request",
+                extra={
+                    "event": "request",
+                    "request_id": request_id,
+                    "method": method,
+                    "route": template,
+                    "status": status,
+                    "latency_ms": round(elapsed * 1000, 3),
+                    "model_version": state.get("model_version"),
+                },
+            )
+
+    async def _limit_body(self, headers: dict[bytes, bytes], receive: Receive) -> tuple[bool, Any]:
+        length = headers.get(b"content-length")
+        if length is not None:
+            try:
+                return int(length) > self.max_body, receive
+            except ValueError:
+                return True, receive
+        if b"chunked" not in headers.get(b"transfer-encoding", b""):
+            return False, receive
+        # Chunked: read up to the limit here, then replay what we read to the app.
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return False, _replay([message], receive)
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body:
+                return True, receive
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        whole: Message = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+        return False, _replay([whole], receive)
+
+
+def _replay(messages: list[Message], then: Receive) -> Receive:
+    pending = list(messages)
+
+    async def receive() -> Message:
+        if pending:
+            return pending.pop(0)
+        return await then()
+
+    return receive
+
+
+async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
+    data = json.dumps(body).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(data)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": data})

@@ -1,0 +1,222 @@
+"""HTTP routes: thin wrappers over the model store, the model and the metrics."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import numpy as np
+import pydantic_core
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.concurrency import run_in_threadpool
+
+from churn_api import __version__
+from churn_api.predictor import LoadedModel, ModelRejectedError
+from churn_api.schemas import (
+    BatchResponse,
+    ErrorResponse,
+    Liveness,
+    ModelInfo,
+    Prediction,
+    Readiness,
+    ReloadResponse,
+)
+from churn_api.security import AuthError, Principal
+
+router = APIRouter()
+_bearer = HTTPBearer(auto_error=False, description="HS256 JWT with scope 'predict' or 'admin'")
+
+_JSON = "application/json"
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorResponse, "description": "Missing, malformed or expired token"},
+    403: {"model": ErrorResponse, "description": "Token lacks the scope"},
+    413: {"model": ErrorResponse, "description": "Body larger than MAX_BODY_BYTES"},
+    422: {"model": ErrorResponse, "description": "Invalid input; each error names the field"},
+    503: {"model": ErrorResponse, "description": "No model loaded yet"},
+}
+
+
+def _body(schema: str) -> dict[str, Any]:
+    # Bodies are validated by the loaded model's own request model (its categories can change
+    # with a new version), so the schema is referenced here and filled in by main.openapi().
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {_JSON: {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
+        }
+    }
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    return Response(pydantic_core.to_json(data), status_code=status, media_type=_JSON)
+
+
+def require(scope: str) -> Any:
+    """A dependency that admits callers holding `scope` (all callers when auth is off)."""
+
+    def dependency(
+        request: Request,
+        _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> Principal:
+        try:
+            return request.app.state.auth.authorize(request.headers.get("authorization"), scope)
+        except AuthError as exc:
+            raise HTTPException(
+                exc.status,
+                detail=[{"field": "Authorization", "message": exc.message}],
+                headers={"WWW-Authenticate": "Bearer"} if exc.status == 401 else None,
+            ) from None
+
+    return dependency
+
+
+def current_model(request: Request) -> LoadedModel:
+    """The served model, or 503 while none is loaded."""
+    model: LoadedModel | None = request.app.state.store.current
+    if model is None:
+        raise HTTPException(503, detail=f"No model loaded yet: {request.app.state.store.detail}")
+    request.state.model_version = model.meta.version
+    return model
+
+
+@router.get("/", response_model=Liveness, tags=["health"])
+async def liveness() -> Response:
+    """Liveness for the load balancer: no model work, 200 even while the model loads."""
+    return _json({"service": "telco-churn-api", "version": __version__, "status": "ok"})
+
+
+@router.get(
+    "/health/ready",
+    response_model=Readiness,
+    tags=["health"],
+    responses={503: {"model": Readiness, "description": "Not ready yet"}},
+)
+async def readiness(request: Request) -> Response:
+    """200 once a model is loaded and its golden examples reproduce; 503 before."""
+    store = request.app.state.store
+    if store.current is None:
+        return _json({"ready": False, "model_version": None, "detail": store.detail}, 503)
+    return _json({"ready": True, "model_version": store.current.meta.version, "detail": None})
+
+
+@router.get("/model", response_model=ModelInfo, tags=["model"], responses={503: _ERRORS[503]})
+async def model_info(request: Request) -> Response:
+    """The served model: provenance, metrics, threshold, bands and the input schema."""
+    model = current_model(request)
+    m, c = model.meta, model.contract
+    return _json(
+        {
+            "name": m.name,
+            "version": m.version,
+            "alias": m.alias,
+            "run_id": m.run_id,
+            "source": m.source,
+            "loaded_at": m.loaded_at,
+            "trained_at": c.training.get("trained_at"),
+            "metrics": c.metrics,
+            "threshold": c.threshold.model_dump(),
+            "risk_bands": [b.model_dump() for b in c.risk_bands],
+            "input_schema": {
+                "fields": [f.model_dump(exclude_none=True) for f in c.fields],
+                "id_field": c.id_field,
+            },
+            "stale": m.stale,
+            "detail": m.detail,
+        }
+    )
+
+
+@router.post(
+    "/predict",
+    response_model=Prediction,
+    tags=["predict"],
+    responses={k: _ERRORS[k] for k in (401, 403, 413, 422, 503)},
+    openapi_extra=_body("Customer"),
+)
+async def predict(
+    request: Request,
+    _principal: Annotated[Principal, Depends(require("predict"))],
+    explain: Annotated[bool, Query(description="add the top 5 reasons")] = False,
+) -> Response:
+    """Score one customer; missing fields take the training default and are listed as imputed."""
+    model = current_model(request)
+    body = await request.body()
+    result = model.score_one(model.validate_one(body), explain)
+    p = result["churn_probability"]
+    request.app.state.metrics.scored(
+        model.band_names, model.band_index(np.array([p])), np.array([p])
+    )
+    return _json(result)
+
+
+@router.post(
+    "/predict/batch",
+    response_model=BatchResponse,
+    tags=["predict"],
+    responses={k: _ERRORS[k] for k in (401, 403, 413, 422, 503)},
+    openapi_extra=_body("BatchRequest"),
+)
+async def predict_batch(
+    request: Request,
+    _principal: Annotated[Principal, Depends(require("predict"))],
+    explain: Annotated[bool, Query(description="add the top 5 reasons per row")] = False,
+    sort: Annotated[
+        Literal["none", "risk", "expected_value"],
+        Query(description="ok rows first, highest first; then failed rows in input order"),
+    ] = "none",
+) -> Response:
+    """Score up to 10,000 customers; invalid rows get their own errors without failing the rest."""
+    model = current_model(request)
+    body = await request.body()
+    # Off the event loop: a 10k-row batch must not stall single-row requests.
+    result = await run_in_threadpool(model.score_batch, body, explain, sort)
+    metrics = request.app.state.metrics
+    probs = np.array([r["prediction"]["churn_probability"] for r in result["results"] if r["ok"]])
+    if probs.size:
+        metrics.scored(model.band_names, model.band_index(probs), probs)
+    metrics.batch_rows.labels("ok").inc(result["succeeded"])
+    metrics.batch_rows.labels("error").inc(result["failed"])
+    data = await run_in_threadpool(pydantic_core.to_json, result)
+    return Response(data, media_type=_JSON)
+
+
+@router.get(
+    "/metrics",
+    tags=["operations"],
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text"}},
+)
+async def metrics(request: Request) -> Response:
+    """Prometheus metrics."""
+    return Response(
+        generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST
+    )
+
+
+@router.post(
+    "/admin/reload",
+    response_model=ReloadResponse,
+    tags=["operations"],
+    responses={k: _ERRORS[k] for k in (401, 403, 503)},
+)
+async def reload(
+    request: Request, _principal: Annotated[Principal, Depends(require("admin"))]
+) -> Response:
+    """Re-resolve the alias (or re-read MODEL_URI) now and swap in the result."""
+    store = request.app.state.store
+    try:
+        model, previous = await store.reload()
+    except ModelRejectedError as exc:
+        raise HTTPException(503, detail=f"Reload refused the model: {exc}") from None
+    except Exception as exc:
+        raise HTTPException(503, detail=f"Reload failed: {type(exc).__name__}: {exc}") from None
+    request.state.model_version = model.meta.version
+    return _json(
+        {
+            "reloaded": True,
+            "version": model.meta.version,
+            "previous_version": previous,
+            "detail": model.meta.detail,
+        }
+    )

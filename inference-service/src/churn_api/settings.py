@@ -1,0 +1,52 @@
+"""Service configuration from the environment (pydantic-settings)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of the inference service; each maps to an upper-case environment variable."""
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", protected_namespaces=())
+
+    host: str = "0.0.0.0"
+    port: int = Field(8000, ge=0, le=65535)
+    # Above the AWS ALB idle timeout (60 s) so the balancer never reuses a socket we closed.
+    timeout_keep_alive: int = Field(65, ge=1)
+    timeout_graceful_shutdown: int = Field(20, ge=1)
+    log_level: str = "INFO"
+
+    mlflow_tracking_uri: str | None = None
+    model_name: str = "telco-churn"
+    model_alias: str = "champion"
+    model_uri: str | None = Field(
+        None,
+        description="A local MLflow model directory (or bundle folder) instead of the registry",
+    )
+    model_cache_dir: Path = Path.home() / ".cache" / "churn-api" / "models"
+    model_refresh_seconds: float = Field(
+        60.0, ge=0, description="0 disables the background refresh"
+    )
+    model_retry_seconds: float = Field(
+        5.0, gt=0, description="retry interval while no model is loaded"
+    )
+    mlflow_http_timeout: int = Field(10, ge=1)
+    mlflow_http_max_retries: int = Field(1, ge=0)
+
+    jwt_secret: SecretStr | None = None
+    jwt_algorithm: str = "HS256"
+
+    max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)
+    max_batch_rows: int = Field(10_000, ge=1)
+    batch_threads: int = Field(0, ge=0, description="xgboost threads for batches; 0 = all cores")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()
