@@ -9,7 +9,7 @@ RUN := $(UV) run --frozen
 MLFLOW_PORT ?= 5000
 export UV_LINK_MODE ?= copy
 
-.PHONY: help uv setup data train run test test-fast lint format bench clean
+.PHONY: help uv setup data train run test test-fast lint lint-infra format bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -30,7 +30,7 @@ train: setup ## Train and publish a model (own local MLflow server unless MLFLOW
 run: setup ## The whole system locally: MLflow on SQLite, train if no champion, serve
 	@$(RUN) python scripts/stack.py run --mlflow-port $(MLFLOW_PORT)
 
-test: setup lint ## Every test: lint, unit, integration and end-to-end
+test: setup lint lint-infra ## Every test: lint, unit, integration and end-to-end
 	@$(RUN) pytest
 
 test-fast: setup ## Unit tests only (no servers started)
@@ -39,6 +39,9 @@ test-fast: setup ## Unit tests only (no servers started)
 lint: setup ## ruff check and ruff format --check
 	@$(RUN) ruff check .
 	@$(RUN) ruff format --check .
+
+lint-infra: uv ## terraform fmt, checkov, workflow schema + actionlint, hadolint (pinned uv tools)
+	@UV="$(UV)" bash .github/scripts/lint-infra.sh
 
 format: setup ## Apply ruff fixes and formatting
 	@$(RUN) ruff check --fix .
