@@ -10,7 +10,7 @@ import pytest
 # The helpers live next to this file under a name no other package uses.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from infra_hcl import TERRAFORM, Module, load_module  # noqa: E402
+from infra_hcl import TERRAFORM, Module, load_module
 
 
 @pytest.fixture(scope="session")

@@ -17,9 +17,8 @@ TERRAFORM = ROOT / "terraform"
 def normalize(value: Any) -> Any:
     """Drop python-hcl2's quoting and block markers: '"x"' -> 'x', '${a.b}' -> '${a.b}'."""
     if isinstance(value, dict):
-        return {
-            normalize(k): normalize(v) for k, v in value.items() if k not in ("__is_block__", "__comments__")
-        }  # fmt: skip
+        markers = ("__is_block__", "__comments__")
+        return {normalize(k): normalize(v) for k, v in value.items() if k not in markers}
     if isinstance(value, list):
         return [normalize(v) for v in value]
     if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == '"':
