@@ -69,9 +69,7 @@ class Metrics:
             "churn_api_request_duration_seconds",
             "HTTP request latency",
             ["route", "method"],
-            buckets=disable_created_metrics()  # the *_created series only add noise to every scrape
-
-LATENCY_BUCKETS,
+            buckets=LATENCY_BUCKETS,
             registry=r,
         )
         self.predictions = Counter(
