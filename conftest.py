@@ -208,3 +208,26 @@ def mlflow_factory(tmp_path: Path) -> Iterator[Callable[[], MlflowServer]]:
     yield make
     for server in servers:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def api_server(tmp_path_factory: pytest.TempPathFactory, trained_model_dir: Path) -> Iterator[str]:
+    """Base URL of a running `churn-api` (auth off) serving the trained model, once ready."""
+    root = tmp_path_factory.mktemp("api-server")
+    port = free_port()
+    env = {
+        "MODEL_URI": str(trained_model_dir),
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "MODEL_CACHE_DIR": str(root / "cache"),
+        "JWT_SECRET": "",
+    }
+    process = start_process([str(BIN / "churn-api")], root / "api.log", env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(f"{url}/health/ready", process, timeout=120)
+    except Exception:
+        stop_process(process)
+        raise
+    yield url
+    stop_process(process)

@@ -12,9 +12,10 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -74,19 +75,21 @@ class ApiProcess:
         return int(self.process.returncode)
 
 
-@pytest.fixture
-def api_factory(tmp_path: Path) -> Iterator[Callable[..., ApiProcess]]:
-    """Start `churn-api` processes (live once `/` answers); all are stopped afterwards."""
-    started: list[ApiProcess] = []
+class ApiStarter:
+    """Starts `churn-api` processes (live once `/` answers) and stops them all at the end."""
 
-    def start(env: dict[str, str], ready: bool = True) -> ApiProcess:
+    def __init__(self, work: Path) -> None:
+        self.work = work
+        self.started: list[ApiProcess] = []
+
+    def __call__(self, env: dict[str, str], ready: bool = True) -> ApiProcess:
         port = free_port()
-        log = tmp_path / f"api-{len(started)}.log"
+        log = self.work / f"api-{len(self.started)}.log"
         full_env = {
             **{k: v for k, v in os.environ.items() if k not in ("JWT_SECRET", "MODEL_URI")},
             "HOST": "127.0.0.1",
             "PORT": str(port),
-            "MODEL_CACHE_DIR": str(tmp_path / "cache"),
+            "MODEL_CACHE_DIR": str(self.work / "cache"),
             "PYTHONUNBUFFERED": "1",
             **env,
         }
@@ -95,7 +98,7 @@ def api_factory(tmp_path: Path) -> Iterator[Callable[..., ApiProcess]]:
             [str(BIN / "churn-api")], stdout=handle, stderr=subprocess.STDOUT, env=full_env
         )
         api = ApiProcess(f"http://127.0.0.1:{port}", process, log)
-        started.append(api)
+        self.started.append(api)
         deadline = time.monotonic() + 60
         while True:
             assert process.poll() is None, f"churn-api exited:\n{api.logs()[-3000:]}"
@@ -110,9 +113,34 @@ def api_factory(tmp_path: Path) -> Iterator[Callable[..., ApiProcess]]:
             api.wait_ready()
         return api
 
-    yield start
-    for api in started:
-        api.stop()
+    def stop_all(self) -> None:
+        """Stop every process this starter began."""
+        for api in self.started:
+            api.stop()
+
+
+@pytest.fixture
+def api_factory(tmp_path: Path) -> Iterator[ApiStarter]:
+    """Start `churn-api` processes for one test."""
+    starter = ApiStarter(tmp_path)
+    yield starter
+    starter.stop_all()
+
+
+@pytest.fixture(scope="module")
+def secured_api(
+    tmp_path_factory: pytest.TempPathFactory, trained_model_dir: Path
+) -> Iterator[ApiProcess]:
+    """One API per module on the trained model, with JWT auth on (as deployed)."""
+    starter = ApiStarter(tmp_path_factory.mktemp("secured-api"))
+    yield starter({"MODEL_URI": str(trained_model_dir), "JWT_SECRET": SECRET})
+    starter.stop_all()
+
+
+@pytest.fixture(scope="session")
+def tokens() -> dict[str, str]:
+    """Tokens minted by the real CLI."""
+    return {"predict": mint("predict"), "admin": mint("admin")}
 
 
 def mint(scope: str, ttl: int = 600, secret: str = SECRET) -> str:
@@ -200,19 +228,35 @@ class Registry:
     work: Path
     versions: list[str] = field(default_factory=list)
 
-    def publish(self, model_dir: Path, threshold: float | None = None, alias: bool = True) -> str:
-        """Log the model dir as a run's artifacts, register it, point `champion` at it."""
+    def publish(
+        self,
+        model_dir: Path,
+        threshold: float | None = None,
+        corrupt_golden: bool = False,
+        alias: bool = True,
+    ) -> str:
+        """Log the model dir as a run's artifacts, register it, point `champion` at it.
+
+        `threshold` changes the decision threshold (a visibly different version);
+        `corrupt_golden` shifts a golden probability so the service must refuse the version.
+        """
         import mlflow
         from mlflow.tracking import MlflowClient
 
         source = model_dir
-        if threshold is not None:
+        if threshold is not None or corrupt_golden:
             source = self.work / f"model-{len(self.versions)}"
             shutil.copytree(model_dir, source)
+        if threshold is not None:
             contract_path = next(source.rglob("feature_contract.json"))
             contract = json.loads(contract_path.read_text())
             contract["threshold"]["value"] = threshold
             contract_path.write_text(json.dumps(contract))
+        if corrupt_golden:
+            golden_path = next(source.rglob("golden_examples.json"))
+            golden = json.loads(golden_path.read_text())
+            golden["examples"][0]["probability"] += 0.01
+            golden_path.write_text(json.dumps(golden))
         client = MlflowClient(self.uri)
         experiment = client.get_experiment_by_name("api-tests") or None
         exp_id = experiment.experiment_id if experiment else client.create_experiment("api-tests")
@@ -240,3 +284,56 @@ class Registry:
         from mlflow.tracking import MlflowClient
 
         MlflowClient(self.uri).set_registered_model_alias("telco-churn", "champion", version)
+
+
+@pytest.fixture(scope="session")
+def jwt_secret() -> str:
+    """The secret the secured test servers use."""
+    return SECRET
+
+
+@pytest.fixture(scope="session")
+def dataset_records(dataset_csv: Path) -> list[dict[str, object]]:
+    """Every dataset row as typed JSON-ready records (blank TotalCharges -> null)."""
+    import csv
+
+    rows: list[dict[str, object]] = []
+    with dataset_csv.open(newline="") as handle:
+        for raw in csv.DictReader(handle):
+            row: dict[str, object] = dict(raw)
+            row.pop("Churn", None)
+            row["tenure"] = int(raw["tenure"])
+            row["SeniorCitizen"] = int(raw["SeniorCitizen"])
+            row["MonthlyCharges"] = float(raw["MonthlyCharges"])
+            total = raw["TotalCharges"].strip()
+            row["TotalCharges"] = float(total) if total else None
+            rows.append(row)
+    return rows
+
+
+@pytest.fixture
+def registry_for(tmp_path: Path) -> Any:
+    """registry_for(uri) -> a Registry publishing into that MLflow server."""
+
+    def make(uri: str) -> Registry:
+        work = tmp_path / f"registry-{abs(hash(uri))}"
+        work.mkdir(exist_ok=True)
+        return Registry(uri, work)
+
+    return make
+
+
+@pytest.fixture
+def proxy_for() -> Iterator[Any]:
+    """proxy_for(uri) -> a started TcpProxy in front of that server; stopped afterwards."""
+    proxies: list[TcpProxy] = []
+
+    def make(uri: str) -> TcpProxy:
+        proxy = TcpProxy(int(uri.rsplit(":", 1)[1]))
+        proxy.start()
+        proxies.append(proxy)
+        return proxy
+
+    yield make
+    for proxy in proxies:
+        proxy.stop()

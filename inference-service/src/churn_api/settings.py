@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -40,6 +40,12 @@ class Settings(BaseSettings):
 
     jwt_secret: SecretStr | None = None
     jwt_algorithm: str = "HS256"
+
+    @field_validator("jwt_secret", "mlflow_tracking_uri", "model_uri", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """An empty variable (JWT_SECRET=) means unset, never an empty signing key."""
+        return None if isinstance(value, str) and not value.strip() else value
 
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)
     max_batch_rows: int = Field(10_000, ge=1)

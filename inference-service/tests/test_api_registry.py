@@ -1,0 +1,168 @@
+"""Integration: loading from a real MLflow registry by alias, cache fallback, alias flips."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+pytestmark = pytest.mark.integration
+
+
+def _wait(predicate: Any, timeout: float = 60, step: float = 0.25) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    raise TimeoutError("condition not met")
+
+
+def _model(api: Any) -> dict[str, Any]:
+    r = requests.get(api.url + "/model", timeout=10)
+    return r.json() if r.status_code == 200 else {}
+
+
+def test_serves_the_published_champion(
+    mlflow_server: str, api_factory: Any, trained_model_dir: Path
+) -> None:
+    from mlflow.tracking import MlflowClient
+
+    champion = MlflowClient(mlflow_server).get_model_version_by_alias("telco-churn", "champion")
+    api = api_factory({"MLFLOW_TRACKING_URI": mlflow_server})
+    info = _model(api)
+    assert (info["version"], info["alias"], info["source"]) == (
+        str(champion.version),
+        "champion",
+        "registry",
+    )
+    assert info["run_id"] == champion.run_id
+    assert info["stale"] is False
+    golden = json.loads(next(trained_model_dir.rglob("golden_examples.json")).read_text())
+    for ex in golden["examples"][:5]:
+        body = requests.post(api.url + "/predict", json=ex["input"]).json()
+        assert abs(body["churn_probability"] - ex["probability"]) <= 1e-6
+        assert body["model"] == {
+            "name": "telco-churn",
+            "version": str(champion.version),
+            "alias": "champion",
+        }
+
+
+def test_alias_flip_is_picked_up_without_failed_requests(
+    mlflow_factory: Any, registry_for: Any, api_factory: Any, trained_model_dir: Path
+) -> None:
+    server = mlflow_factory()
+    registry = registry_for(server.uri)
+    v1 = registry.publish(trained_model_dir)
+    polling = api_factory({"MLFLOW_TRACKING_URI": server.uri, "MODEL_REFRESH_SECONDS": "1"})
+    manual = api_factory({"MLFLOW_TRACKING_URI": server.uri, "MODEL_REFRESH_SECONDS": "0"})
+    assert _model(polling)["version"] == _model(manual)["version"] == v1
+
+    statuses: list[int] = []
+    versions: list[str] = []
+    stop = threading.Event()
+
+    def hammer() -> None:
+        with requests.Session() as session:
+            while not stop.is_set():
+                r = session.post(polling.url + "/predict", json={"tenure": 2}, timeout=10)
+                statuses.append(r.status_code)
+                if r.status_code == 200:
+                    versions.append(r.json()["model"]["version"])
+
+    thread = threading.Thread(target=hammer)
+    thread.start()
+    try:
+        v2 = registry.publish(trained_model_dir, threshold=0.999)
+        _wait(lambda: _model(polling).get("version") == v2, timeout=60)
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    assert statuses
+    assert set(statuses) == {200}
+    assert versions[0] == v1
+    assert versions[-1] == v2
+    # once swapped, never back: the swap is atomic
+    assert versions == sorted(versions, key=lambda v: (v != v1, v))
+    after = requests.post(polling.url + "/predict", json={"tenure": 2}).json()
+    assert after["threshold"] == 0.999
+
+    # without the refresh loop, the admin reload picks the new champion up
+    assert _model(manual)["version"] == v1
+    r = requests.post(manual.url + "/admin/reload")
+    assert r.json() == {"reloaded": True, "version": v2, "previous_version": v1, "detail": None}
+    assert _model(manual)["version"] == v2
+
+    # a new version that fails its golden examples is refused; the old one keeps serving
+    v3 = registry.publish(trained_model_dir, corrupt_golden=True)
+    r = requests.post(manual.url + "/admin/reload")
+    assert r.status_code == 503
+    assert "golden example" in r.json()["detail"]
+    assert _model(manual)["version"] == v2
+    _wait(lambda: any(rec.get("event") == "model_load_failed" for rec in polling.log_records()))
+    assert _model(polling)["version"] == v2
+    assert requests.post(polling.url + "/predict", json={}).status_code == 200
+    assert v3 != v2
+
+
+def test_mlflow_down_at_start_serves_the_cache_and_recovers(
+    mlflow_factory: Any,
+    registry_for: Any,
+    proxy_for: Any,
+    api_factory: Any,
+    trained_model_dir: Path,
+) -> None:
+    server = mlflow_factory()
+    version = registry_for(server.uri).publish(trained_model_dir)
+    proxy = proxy_for(server.uri)
+    env = {
+        "MLFLOW_TRACKING_URI": proxy.url,
+        "MODEL_RETRY_SECONDS": "0.5",
+        "MODEL_REFRESH_SECONDS": "1",
+    }
+    first = api_factory(env)
+    assert _model(first)["source"] == "registry"
+    first.stop()
+
+    proxy.stop()  # MLflow unreachable from here on
+    second = api_factory(env)
+    info = _model(second)
+    assert (info["version"], info["source"], info["stale"]) == (version, "cache", True)
+    assert "unreachable" in info["detail"]
+    assert requests.post(second.url + "/predict", json={"tenure": 5}).status_code == 200
+    assert "churn_api_model_stale 1.0" in requests.get(second.url + "/metrics").text
+
+    proxy.start()
+    info = _wait(lambda: (m := _model(second)) and m["source"] == "registry" and m)
+    assert (info["version"], info["stale"], info["detail"]) == (version, False, None)
+
+
+def test_mlflow_down_without_cache_stays_503_and_keeps_retrying(
+    mlflow_factory: Any,
+    registry_for: Any,
+    proxy_for: Any,
+    api_factory: Any,
+    trained_model_dir: Path,
+) -> None:
+    server = mlflow_factory()
+    version = registry_for(server.uri).publish(trained_model_dir)
+    proxy = proxy_for(server.uri)
+    proxy.stop()
+    api = api_factory({"MLFLOW_TRACKING_URI": proxy.url, "MODEL_RETRY_SECONDS": "0.5"}, ready=False)
+    time.sleep(2)
+    r = requests.get(api.url + "/health/ready")
+    assert r.status_code == 503
+    assert "no cached model" in r.json()["detail"]
+    assert requests.post(api.url + "/predict", json={}).status_code == 503
+    assert requests.get(api.url + "/").status_code == 200
+    assert api.process.poll() is None
+    proxy.start()
+    assert api.wait_ready(timeout=60)["model_version"] == version
