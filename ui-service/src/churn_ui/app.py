@@ -1,0 +1,28 @@
+"""Streamlit entry point: page setup, navigation and the status line shown on every page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from churn_ui.client import ApiError
+from churn_ui.common import render_status, show_error
+
+PAGES = Path(__file__).parent / "pages"
+
+st.set_page_config(page_title="Churn console", page_icon="📉", layout="wide")
+
+navigation = st.navigation(
+    [
+        st.Page(PAGES / "score.py", title="Score a customer", icon="🧑", default=True),
+        st.Page(PAGES / "batch.py", title="Batch scoring", icon="📄"),
+        st.Page(PAGES / "model.py", title="Model", icon="ℹ️"),
+    ]
+)
+render_status()
+try:
+    navigation.run()
+except ApiError as exc:
+    # Pages handle the failures they expect; this is the net for the rest: plain words only.
+    show_error(exc)
