@@ -67,7 +67,7 @@ def make_classifier(
     seed: int,
     n_estimators: int = MAX_ROUNDS,
     early_stopping: bool = True,
-    n_jobs: int = 2,
+    n_jobs: int = 1,
 ) -> xgb.XGBClassifier:
     booster_params = {k: v for k, v in params.items() if k != "imbalance"}
     return xgb.XGBClassifier(
