@@ -46,6 +46,11 @@ class Economics:
     saved_customer_value: float = 500.0
     offer_success_rate: float = 0.3
 
+    @classmethod
+    def from_threshold(cls, threshold: dict[str, Any]) -> Economics:
+        """The economics a model's threshold was chosen with (stored beside it)."""
+        return cls(**{name: threshold[name] for name in cls.__dataclass_fields__})
+
 
 def expected_value(y: np.ndarray, p: np.ndarray, threshold: float, econ: Economics) -> float:
     """Realised value of offering to everyone at or above the threshold, on labelled data."""

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
-import numpy as np
 import pandas as pd
 import xgboost as xgb
 from sklearn.model_selection import train_test_split
@@ -221,21 +220,9 @@ def holdout_score(bundle: Bundle, outcome: TrainingOutcome) -> dict[str, float]:
     """ROC-AUC and expected value of any bundle on this run's holdout (for the promotion gate)."""
     y = features.labels(outcome.holdout)
     p = bundle.probability(records(outcome.holdout))
-    econ = _economics_from_threshold(outcome.contract["threshold"])
+    econ = evaluate.Economics.from_threshold(outcome.contract["threshold"])
     threshold = bundle.contract["threshold"]["value"]
     return {
         "roc_auc": float(evaluate.metrics(y, p, threshold, econ)["roc_auc"]),
         "expected_value": evaluate.expected_value(y, p, threshold, econ),
     }
-
-
-def _economics_from_threshold(threshold: dict[str, Any]) -> evaluate.Economics:
-    return evaluate.Economics(
-        offer_cost=threshold["offer_cost"],
-        saved_customer_value=threshold["saved_customer_value"],
-        offer_success_rate=threshold["offer_success_rate"],
-    )
-
-
-def holdout_labels(outcome: TrainingOutcome) -> np.ndarray:
-    return features.labels(outcome.holdout)
