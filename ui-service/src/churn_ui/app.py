@@ -11,13 +11,18 @@ from churn_ui.common import render_status, show_error
 
 PAGES = Path(__file__).parent / "pages"
 
-st.set_page_config(page_title="Churn console", page_icon="📉", layout="wide")
+st.set_page_config(page_title="Churn console", page_icon=":material/trending_down:", layout="wide")
 
 navigation = st.navigation(
     [
-        st.Page(PAGES / "score.py", title="Score a customer", icon="🧑", default=True),
-        st.Page(PAGES / "batch.py", title="Batch scoring", icon="📄"),
-        st.Page(PAGES / "model.py", title="Model", icon="ℹ️"),
+        st.Page(
+            PAGES / "score.py",
+            title="Score a customer",
+            icon=":material/person_search:",
+            default=True,
+        ),
+        st.Page(PAGES / "batch.py", title="Batch scoring", icon=":material/upload_file:"),
+        st.Page(PAGES / "model.py", title="Model", icon=":material/info:"),
     ]
 )
 render_status()

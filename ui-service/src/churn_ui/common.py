@@ -73,24 +73,31 @@ def render_status() -> None:
     try:
         ready = api.readiness(timeout=settings().status_timeout)
     except ApiUnreachableError:
-        st.error(f"⛔ Scoring service unreachable at {api.base_url}. Scoring is unavailable.")
+        st.error(
+            f"Scoring service unreachable at {api.base_url}. Scoring is unavailable.",
+            icon=":material/cloud_off:",
+        )
         return
     except ApiTimeoutError:
-        st.warning("🐢 The scoring service is responding slowly. Results may take a while.")
+        st.warning(
+            "The scoring service is responding slowly. Results may take a while.",
+            icon=":material/hourglass_top:",
+        )
         return
     except ApiError as exc:
-        st.warning(f"⚠️ {exc.message}")
+        st.warning(exc.message, icon=":material/warning:")
         return
     if ready.ready:
         st.caption(
-            f"🟢 Scoring service reachable · model version **{ready.model_version}** · "
-            f"{api.base_url}"
+            ":green[:material/check_circle:] Scoring service reachable · "
+            f"model version **{ready.model_version}** · {api.base_url}"
         )
     else:
         st.warning(
-            "⚠️ The scoring service is running but has no model loaded yet"
+            "The scoring service is running but has no model loaded yet"
             + (f" ({ready.detail})" if ready.detail else "")
-            + ". Scoring will work once it is ready."
+            + ". Scoring will work once it is ready.",
+            icon=":material/hourglass_top:",
         )
 
 

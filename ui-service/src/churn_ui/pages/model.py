@@ -136,15 +136,14 @@ def main() -> None:
     except ApiError as exc:
         show_error(exc, "load the model details")
         return
-    cols = st.columns(4)
-    cols[0].metric("Model version", info.version)
-    cols[1].metric("Alias", info.alias or "none (local file)")
-    cols[2].metric("Trained", _when(info.trained_at).split(",")[0])
-    cols[3].metric("Loaded from", info.source or "unknown")
-    st.caption(
-        f"{info.name} · trained {_when(info.trained_at)} · loaded {_when(info.loaded_at)}"
-        + (f" · run {info.run_id}" if info.run_id else "")
-    )
+    facts = {
+        "Model version": info.version,
+        "Alias": info.alias or "none (loaded from a local folder)",
+        "Trained": _when(info.trained_at),
+        "Loaded": f"{_when(info.loaded_at)} from {info.source or 'unknown'}",
+        "Name": info.name + (f" (run {info.run_id})" if info.run_id else ""),
+    }
+    st.markdown("\n".join(f"- **{k}:** {v}" for k, v in facts.items()))
     if info.stale:
         st.warning(
             "The scoring service could not check for a newer model recently and is serving the "

@@ -1,0 +1,188 @@
+"""UI test fixtures: extra live `churn-api` processes (secured, never ready) and helpers.
+
+The plain live API (`api_server`, auth off, real trained model) comes from the root conftest.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+from churn_ui.client import ChurnApiClient
+
+BIN = Path(sys.executable).parent
+ROOT = Path(__file__).resolve().parents[2]
+SECRET = "ui-tests-secret-0123456789abcdef0123456789"
+# Small enough that a few dozen customers exceed it, so 413 handling is exercised for real.
+SMALL_BODY_BYTES = 4096
+
+
+def free_port() -> int:
+    """A port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Server:
+    """A server subprocess in its own process group."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def stop(self) -> None:
+        """SIGTERM the group, SIGKILL if it hangs."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+def start_server(
+    cmd: list[str], env: dict[str, str], log: Path, url: str, probe: str, timeout: float = 120
+) -> Server:
+    """Start a server and wait until `probe` answers (any HTTP status)."""
+    clean = {k: v for k, v in os.environ.items() if k not in ("JWT_SECRET", "MODEL_URI")}
+    process = subprocess.Popen(
+        cmd,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        env={**clean, "PYTHONUNBUFFERED": "1", **env},
+        start_new_session=True,
+        cwd=ROOT,
+    )
+    server = Server(url, process, log)
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"{cmd[0]} exited:\n{log.read_text(errors='replace')[-3000:]}")
+        try:
+            requests.get(probe, timeout=2)
+            return server
+        except requests.ConnectionError:
+            pass
+        if time.monotonic() > deadline:
+            server.stop()
+            raise TimeoutError(f"{probe} not answering:\n{log.read_text(errors='replace')[-3000:]}")
+        time.sleep(0.3)
+
+
+def start_api(root: Path, env: dict[str, str], wait_ready: bool = True) -> Server:
+    """A real `churn-api` on a free port."""
+    root.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = start_server(
+        [str(BIN / "churn-api")],
+        {
+            "HOST": "127.0.0.1",
+            "PORT": str(port),
+            "MODEL_CACHE_DIR": str(root / "cache"),
+            "MODEL_REFRESH_SECONDS": "0",
+            **env,
+        },
+        root / "api.log",
+        url,
+        f"{url}/",
+    )
+    if wait_ready:
+        deadline = time.monotonic() + 120
+        while requests.get(f"{url}/health/ready", timeout=5).status_code != 200:
+            if time.monotonic() > deadline or server.process.poll() is not None:
+                server.stop()
+                raise RuntimeError(server.log.read_text(errors="replace")[-3000:])
+            time.sleep(0.3)
+    return server
+
+
+@pytest.fixture(scope="session")
+def secured_api(tmp_path_factory: pytest.TempPathFactory, trained_model_dir: Path) -> Iterator[str]:
+    """A live API with JWT auth on and a small body limit (for 401/403/413)."""
+    server = start_api(
+        tmp_path_factory.mktemp("ui-secured-api"),
+        {
+            "MODEL_URI": str(trained_model_dir),
+            "JWT_SECRET": SECRET,
+            "MAX_BODY_BYTES": str(SMALL_BODY_BYTES),
+        },
+    )
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def not_ready_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A live API whose MODEL_URI is an empty folder: it runs but never becomes ready."""
+    root = tmp_path_factory.mktemp("ui-not-ready-api")
+    empty = root / "empty-model"
+    empty.mkdir()
+    server = start_api(
+        root, {"MODEL_URI": str(empty), "MODEL_RETRY_SECONDS": "30"}, wait_ready=False
+    )
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture
+def closed_port_url() -> str:
+    """An address where nothing listens."""
+    return f"http://127.0.0.1:{free_port()}"
+
+
+@pytest.fixture
+def silent_server() -> Iterator[str]:
+    """A TCP endpoint that accepts connections and never answers (a hung API)."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        sock.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = sock.accept()
+                accepted.append(conn)
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    stop.set()
+    thread.join(timeout=2)
+    for conn in accepted:
+        conn.close()
+    sock.close()
+
+
+@pytest.fixture
+def api(api_server: str) -> Iterator[ChurnApiClient]:
+    """A client of the plain live API."""
+    client = ChurnApiClient(api_server, timeout=60)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def sample_rows(dataset_csv: Path) -> list[str]:
+    """The dataset header and its first 40 rows, as CSV text lines."""
+    with dataset_csv.open(encoding="utf-8") as handle:
+        return [next(handle).rstrip("\n") for _ in range(41)]
