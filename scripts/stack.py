@@ -3,6 +3,10 @@
 `train`: start a local MLflow server (unless MLFLOW_TRACKING_URI is set), train and publish, stop.
 `run`:   the same server, train only when the registry has no champion yet, then serve the API and
          the UI until Ctrl-C, which stops every process cleanly.
+
+State (MLflow's SQLite database and artifacts) lives in --state-dir ($CHURN_STACK_DIR, default
+.cache/mlflow) and the dataset in $CHURN_CACHE_DIR (default .cache/data), so a second `make run`
+reuses both the champion and the data. Arguments it does not know go to churn-train.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
-STATE = ROOT / ".cache" / "mlflow"
+STATE = Path(os.environ.get("CHURN_STACK_DIR") or ROOT / ".cache" / "mlflow")
+DATA_CACHE = Path(os.environ.get("CHURN_CACHE_DIR") or ROOT / ".cache" / "data")
 BIN = Path(sys.executable).parent
 MODEL_NAME = os.environ.get("MODEL_NAME", "telco-churn")
 MODEL_ALIAS = os.environ.get("MODEL_ALIAS", "champion")
@@ -71,17 +76,17 @@ def wait_http(url: str, stack: Stack, timeout: float = 180.0) -> None:
     raise TimeoutError(f"{url} did not answer within {timeout:.0f} s")
 
 
-def start_mlflow(stack: Stack, host: str, port: int) -> str:
-    STATE.mkdir(parents=True, exist_ok=True)
+def start_mlflow(stack: Stack, host: str, port: int, state: Path) -> str:
+    state.mkdir(parents=True, exist_ok=True)
     stack.start(
         "mlflow",
         [
             str(BIN / "mlflow"),
             "server",
             "--backend-store-uri",
-            f"sqlite:///{STATE / 'mlflow.db'}",
+            f"sqlite:///{state / 'mlflow.db'}",
             "--artifacts-destination",
-            str(STATE / "artifacts"),
+            str(state / "artifacts"),
             "--serve-artifacts",
             "--host",
             host,
@@ -111,7 +116,9 @@ def has_champion(tracking_uri: str) -> bool:
 def train(tracking_uri: str, extra: Sequence[str]) -> None:
     cmd = [str(BIN / "churn-train"), "--tracking-uri", tracking_uri, *extra]
     print(f"stack: training: {' '.join(cmd)}", flush=True)
-    subprocess.run(cmd, check=True)
+    # The dataset cache does not depend on the working directory: a second run reuses it.
+    env = {**os.environ, "CHURN_CACHE_DIR": str(DATA_CACHE)}
+    subprocess.run(cmd, check=True, env=env)
 
 
 def serve(stack: Stack, tracking_uri: str, args: argparse.Namespace) -> None:
@@ -152,6 +159,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--api-port", type=int, default=8000)
     parser.add_argument("--ui-port", type=int, default=8501)
     parser.add_argument("--retrain", action="store_true", help="run: train even with a champion")
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=STATE,
+        help="MLflow's database and artifacts (default: $CHURN_STACK_DIR or .cache/mlflow)",
+    )
     args, train_args = parser.parse_known_args(argv)  # the rest goes to churn-train
     args.train_args = [a for a in train_args if a != "--"]
 
@@ -163,7 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     try:
         tracking_uri = os.environ.get("MLFLOW_TRACKING_URI") or start_mlflow(
-            stack, args.host, args.mlflow_port
+            stack, args.host, args.mlflow_port, args.state_dir.resolve()
         )
         if args.mode == "train" or args.retrain or not has_champion(tracking_uri):
             train(tracking_uri, args.train_args)
@@ -177,6 +190,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"stack: {exc}", file=sys.stderr, flush=True)
         return 1
     finally:
+        # A second Ctrl-C while stopping must not leave children behind.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         stack.stop()
     return 0
 
