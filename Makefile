@@ -4,7 +4,8 @@ SHELL := /bin/bash
 
 PYTHON ?= python3
 UV_VERSION ?= 0.13.9
-UV := $(PYTHON) -m uv
+# A uv on PATH wins; otherwise the one `make uv` installs into $(PYTHON) with pip.
+UV ?= $(shell command -v uv 2>/dev/null || echo $(PYTHON) -m uv)
 RUN := $(UV) run --frozen
 MLFLOW_PORT ?= 5000
 export UV_LINK_MODE ?= copy
