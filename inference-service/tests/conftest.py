@@ -182,6 +182,9 @@ class TcpProxy:
     def stop(self) -> None:
         """Refuse new connections and cut the open ones."""
         if self._server is not None:
+            # shutdown() wakes the thread blocked in accept(); close() alone would not.
+            with contextlib.suppress(OSError):
+                self._server.shutdown(socket.SHUT_RDWR)
             self._server.close()
             self._server = None
         with self._lock:

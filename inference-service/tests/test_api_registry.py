@@ -157,10 +157,13 @@ def test_mlflow_down_without_cache_stays_503_and_keeps_retrying(
     proxy = proxy_for(server.uri)
     proxy.stop()
     api = api_factory({"MLFLOW_TRACKING_URI": proxy.url, "MODEL_RETRY_SECONDS": "0.5"}, ready=False)
-    time.sleep(2)
-    r = requests.get(api.url + "/health/ready")
-    assert r.status_code == 503
-    assert "no cached model" in r.json()["detail"]
+    _wait(
+        lambda: (
+            (x := requests.get(api.url + "/health/ready")).status_code == 503
+            and "no cached model" in x.json()["detail"]
+            and x.json()
+        )
+    )
     assert requests.post(api.url + "/predict", json={}).status_code == 503
     assert requests.get(api.url + "/").status_code == 200
     assert api.process.poll() is None

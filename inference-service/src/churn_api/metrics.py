@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import threading
 from collections.abc import Iterable, Iterator
 
@@ -29,6 +30,7 @@ class ScoreHistogram(Collector):
 
     def __init__(self, buckets: Iterable[float] = SCORE_BUCKETS) -> None:
         self.uppers = np.asarray(list(buckets), dtype=np.float64)
+        self.uppers_list = self.uppers.tolist()
         self.counts = np.zeros(len(self.uppers) + 1, dtype=np.int64)  # last slot: +Inf only
         self.total = 0.0
         self._lock = threading.Lock()
@@ -41,6 +43,13 @@ class ScoreHistogram(Collector):
         with self._lock:
             self.counts += add
             self.total += float(v.sum())
+
+    def observe_one(self, value: float) -> None:
+        """Add one probability (the single-row hot path: no numpy)."""
+        k = bisect.bisect_left(self.uppers_list, value)
+        with self._lock:
+            self.counts[k] += 1
+            self.total += value
 
     def collect(self) -> Iterator[HistogramMetricFamily]:
         """Prometheus cumulative buckets."""
@@ -102,6 +111,11 @@ class Metrics:
             self.model_info.labels(m.name, m.version, m.alias or "", m.source).set(1)
             self.model_ready.set(1)
             self.model_stale.set(1 if m.stale else 0)
+
+    def scored_one(self, band: str, probability: float) -> None:
+        """Count one prediction."""
+        self.predictions.labels(band).inc()
+        self.scores.observe_one(probability)
 
     def scored(self, band_names: list[str], bands: np.ndarray, probs: np.ndarray) -> None:
         """Count predictions by band and add them to the score distribution."""

@@ -143,10 +143,7 @@ async def predict(
     model = current_model(request)
     body = await request.body()
     result = model.score_one(model.validate_one(body), explain)
-    p = result["churn_probability"]
-    request.app.state.metrics.scored(
-        model.band_names, model.band_index(np.array([p])), np.array([p])
-    )
+    request.app.state.metrics.scored_one(result["risk_band"], result["churn_probability"])
     return _json(result)
 
 
