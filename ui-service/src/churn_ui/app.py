@@ -1,4 +1,4 @@
-"""Streamlit entry point: page setup, navigation and the status line shown on every page."""
+"""Streamlit entry point: page setup and navigation (each page starts with the status line)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from churn_ui.client import ApiError
-from churn_ui.common import render_status, show_error
+from churn_ui.common import show_error
 
 PAGES = Path(__file__).parent / "pages"
 
@@ -25,7 +25,6 @@ navigation = st.navigation(
         st.Page(PAGES / "model.py", title="Model", icon=":material/info:"),
     ]
 )
-render_status()
 try:
     navigation.run()
 except ApiError as exc:

@@ -5,6 +5,7 @@ The Streamlit page only wires these to widgets, so they are tested directly agai
 
 from __future__ import annotations
 
+import csv
 import difflib
 import io
 import math
@@ -136,10 +137,15 @@ def read_csv(data: bytes) -> pd.DataFrame:
         raise CsvError("The file is not UTF-8 text; save it as CSV (UTF-8) and retry.") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise CsvError(f"The file could not be read as CSV: {exc}") from None
-    frame.columns = [str(c).strip() for c in frame.columns]
-    duplicated = sorted({c for c in frame.columns if list(frame.columns).count(c) > 1})
+    # pandas renames a repeated header ("tenure.1"), so look at the header line itself.
+    header = next(csv.reader(io.StringIO(data.decode("utf-8-sig").splitlines()[0])), [])
+    names = [c.strip() for c in header]
+    duplicated = sorted({c for c in names if names.count(c) > 1})
     if duplicated:
         raise CsvError("The file has repeated columns: " + ", ".join(duplicated) + ".")
+    if len(names) != len(frame.columns) or not isinstance(frame.index, pd.RangeIndex):
+        raise CsvError("The rows have more values than the header has columns.")
+    frame.columns = names
     if frame.empty:
         raise CsvError("The file has a header but no customer rows.")
     return frame

@@ -20,7 +20,7 @@ from churn_ui.batch import (
 )
 from churn_ui.charts import at_risk_by, risk_distribution
 from churn_ui.client import ApiError, ModelInfo
-from churn_ui.common import client, last_model_info, model_info, settings, show_error
+from churn_ui.common import client, last_model_info, model_info, render_status, settings, show_error
 from churn_ui.wording import band_text, money
 
 UPLOAD_KEY = "batch_upload"
@@ -169,6 +169,7 @@ def _ranked(info: ModelInfo, scored, result: ScoredBatch) -> None:
 
 def main() -> None:
     """Render the page."""
+    render_status()
     st.title("Batch scoring")
     st.caption(
         "Upload a CSV of customers. Every row is scored; rows the service rejects are listed "

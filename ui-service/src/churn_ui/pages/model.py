@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from churn_ui.client import ApiError, ModelInfo
-from churn_ui.common import model_info, show_error
+from churn_ui.common import model_info, render_status, show_error
 from churn_ui.wording import band_text, money, pct
 
 
@@ -130,6 +130,7 @@ def _threshold(info: ModelInfo) -> None:
 
 def main() -> None:
     """Render the page."""
+    render_status()
     st.title("About the model")
     try:
         info = model_info()

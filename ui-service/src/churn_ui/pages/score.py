@@ -8,7 +8,7 @@ import streamlit as st
 
 from churn_ui.charts import gauge, reasons_chart
 from churn_ui.client import ApiError, FieldSpec, ModelInfo, Prediction, Scalar
-from churn_ui.common import client, last_model_info, model_info, show_error
+from churn_ui.common import client, last_model_info, model_info, render_status, show_error
 from churn_ui.wording import (
     band_text,
     decision_text,
@@ -187,6 +187,7 @@ def _what_if(info: ModelInfo, customer: dict[str, Scalar], current: Prediction) 
 
 def main() -> None:
     """Render the page."""
+    render_status()
     st.title("Score a customer")
     st.caption("Fill in what you know about the customer and press **Score this customer**.")
     try:

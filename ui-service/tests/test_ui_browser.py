@@ -1,0 +1,111 @@
+"""End to end in a real browser: `churn-ui` (real Streamlit) -> live `churn-api` -> real model.
+
+Debian's chromium is driven by Playwright through `executable_path` (no `playwright install`).
+When /usr/bin/chromium is missing the test installs it with apt-get (root only) and skips,
+saying why, only where it cannot. The screenshot lands in test-artifacts/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from testkit import free_port, start_process, stop_process, wait_http
+
+from churn_ui.client import ChurnApiClient
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+
+def ensure_chromium() -> Path:
+    """Debian's chromium, installed with apt-get when missing and possible; else skip."""
+    if CHROMIUM.exists():
+        return CHROMIUM
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        pytest.skip("chromium is not installed and apt-get as root is not available to add it")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for cmd in (["apt-get", "update"], ["apt-get", "install", "-y", "chromium"]):
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
+        if done.returncode != 0:
+            pytest.skip(f"could not install chromium ({' '.join(cmd)}): {done.stderr[-500:]}")
+    if not CHROMIUM.exists():
+        pytest.skip("apt-get installed chromium but /usr/bin/chromium is still missing")
+    return CHROMIUM
+
+
+@pytest.fixture(scope="module")
+def ui_server(api_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The real `churn-ui` console script on a free port, talking to the live API."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("ui-server") / "ui.log"
+    url = f"http://127.0.0.1:{port}/ui"
+    process = start_process(
+        [str(Path(sys.executable).parent / "churn-ui")],
+        log,
+        {"API_BASE_URL": api_server, "HOST": "127.0.0.1", "PORT": str(port)},
+    )
+    try:
+        wait_http(f"{url}/_stcore/health", process, timeout=120)
+        assert requests.get(f"{url}/_stcore/health", timeout=10).text == "ok"
+        yield url
+    finally:
+        stop_process(process)
+
+
+def test_ui_browser_scores_a_customer(ui_server: str, api_server: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    chromium = ensure_chromium()
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(chromium), args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 2600})
+            page.goto(ui_server, timeout=90_000)
+            page.get_by_text("Scoring service reachable").wait_for(timeout=90_000)
+
+            tenure = page.get_by_label("Months as a customer")
+            tenure.fill("3")
+            tenure.press("Tab")
+            page.get_by_role("button", name="Score this customer").click()
+            value = page.get_by_test_id("stMetricValue").first
+            value.wait_for(timeout=90_000)
+            shown = value.inner_text()
+            page.get_by_text("Why: the main reasons").wait_for(timeout=30_000)
+            page.locator(
+                "[data-testid='stVegaLiteChart'] canvas, .vega-embed canvas"
+            ).last.wait_for(timeout=30_000)
+            page.wait_for_timeout(1500)  # let the charts finish drawing for the screenshot
+            page.screenshot(path=str(ARTIFACTS / "ui-score-a-customer.png"), full_page=True)
+            body = page.inner_text("body")
+        finally:
+            browser.close()
+
+    assert re.fullmatch(r"\d{1,3}\.\d%", shown), shown
+    # The same customer the form sent (defaults from GET /model, tenure 3) scored directly.
+    info = ChurnApiClient(api_server).model_info()
+    customer = {f.name: f.default for f in info.fields} | {"tenure": 3}
+    expected = ChurnApiClient(api_server).predict(customer)
+    assert shown == f"{expected.churn_probability * 100:.1f}%"
+    assert "Months as a customer: 3 months" in body
+    assert "Traceback" not in body
