@@ -25,10 +25,13 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from fastapi import FastAPI, Request, Response
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -139,8 +142,11 @@ def check(server: Server) -> None:
             **({"Authorization": server.auth} if server.auth else {}),
         },
     )
-    with urllib.request.urlopen(req, timeout=30) as r:
-        assert r.status == 200, r.status
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            assert r.status == 200, r.status
+    except urllib.error.HTTPError as exc:
+        raise RuntimeError(f"{server.name}: {exc.code} {exc.read()[:500]!r}") from None
 
 
 def wrk(server: Server, connections: int, duration: int, core: int, work: Path) -> dict[str, Any]:
@@ -186,8 +192,6 @@ def wrk(server: Server, connections: int, duration: int, core: int, work: Path) 
 
 def floor_app(model_dir: str) -> Any:
     """The floor: validate the same body with the same pydantic model, return a constant."""
-    from fastapi import FastAPI, Request, Response
-
     from churn_api.contract import FeatureContract
     from churn_api.predictor import find_bundle
     from churn_api.schemas import build_customer_model
