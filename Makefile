@@ -48,8 +48,10 @@ format: setup ## Apply ruff fixes and formatting
 	@$(RUN) ruff check --fix .
 	@$(RUN) ruff format .
 
-bench: setup ## Run the benchmarks (they print figures)
+bench: setup ## Run the benchmarks (they print figures; serving needs wrk and taskset)
+	@command -v wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk; }
 	@$(RUN) python benchmarks/train_bench.py
+	@$(RUN) python benchmarks/serve_bench.py
 
 clean: ## Remove caches, local MLflow data and the virtualenv
 	rm -rf .venv .cache .pytest_cache .ruff_cache
