@@ -84,7 +84,7 @@ def test_ui_browser_scores_a_customer(ui_server: str, api_server: str) -> None:
             page.goto(ui_server, timeout=90_000)
             page.get_by_text("Scoring service reachable").wait_for(timeout=90_000)
 
-            tenure = page.get_by_label("Months as a customer")
+            tenure = page.get_by_role("spinbutton", name="Months as a customer")
             tenure.fill("3")
             tenure.press("Tab")
             page.get_by_role("button", name="Score this customer").click()
@@ -92,9 +92,10 @@ def test_ui_browser_scores_a_customer(ui_server: str, api_server: str) -> None:
             value.wait_for(timeout=90_000)
             shown = value.inner_text()
             page.get_by_text("Why: the main reasons").wait_for(timeout=30_000)
-            page.locator(
-                "[data-testid='stVegaLiteChart'] canvas, .vega-embed canvas"
-            ).last.wait_for(timeout=30_000)
+            # Vega draws the gauge and the reasons as SVG once their data is in.
+            page.locator("[data-testid='stVegaLiteChart'] svg.marks").nth(1).wait_for(
+                timeout=30_000
+            )
             page.wait_for_timeout(1500)  # let the charts finish drawing for the screenshot
             page.screenshot(path=str(ARTIFACTS / "ui-score-a-customer.png"), full_page=True)
             body = page.inner_text("body")
@@ -108,4 +109,5 @@ def test_ui_browser_scores_a_customer(ui_server: str, api_server: str) -> None:
     expected = ChurnApiClient(api_server).predict(customer)
     assert shown == f"{expected.churn_probability * 100:.1f}%"
     assert "Months as a customer: 3 months" in body
+    assert "Scoring service reachable" in body and expected.model.version in body
     assert "Traceback" not in body

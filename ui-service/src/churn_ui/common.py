@@ -89,7 +89,7 @@ def render_status() -> None:
         return
     if ready.ready:
         st.caption(
-            ":green[:material/check_circle:] Scoring service reachable · "
+            ":material/check_circle: Scoring service reachable · "
             f"model version **{ready.model_version}** · {api.base_url}"
         )
     else:

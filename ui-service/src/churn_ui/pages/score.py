@@ -112,7 +112,7 @@ def _result(info: ModelInfo, customer: dict[str, Scalar], prediction: Prediction
     reasons = prediction.reasons or []
     if reasons:
         st.subheader("Why: the main reasons")
-        st.altair_chart(reasons_chart(reasons), width="stretch")
+        st.altair_chart(reasons_chart(reasons), width="stretch", height=60 + 40 * len(reasons))
         st.markdown("\n".join(f"- {reason_text(r)}" for r in reasons))
     _what_if(info, customer, prediction)
 
