@@ -108,6 +108,26 @@ def test_missing_and_null_take_defaults(contract: FeatureContract) -> None:
     assert row[0, 3] == 1.0
 
 
+def test_imputation_rule_gives_new_customers_zero_total(contract: FeatureContract) -> None:
+    """Training reads a blank TotalCharges at tenure 0 as 0, so serving must too."""
+    rule = {"field": "TotalCharges", "when_field": "tenure", "equals": 0, "value": 0.0}
+    ruled = FeatureContract.model_validate(CONTRACT | {"imputation_rules": [rule]})
+    enc = Encoder(ruled)
+    _, imputed, used = enc.encode_one({"tenure": 0})
+    assert used["TotalCharges"] == 0.0
+    assert "TotalCharges" in imputed
+    assert enc.encode_one({"tenure": 3})[2]["TotalCharges"] == 1397.47
+    assert enc.encode_one({"tenure": 0, "TotalCharges": 5.0})[2]["TotalCharges"] == 5.0
+    Customer = build_customer_model(ruled)
+    rows = [{"tenure": 0}, {"tenure": 4}, {"tenure": 0, "TotalCharges": 9.0}]
+    X, _, _, errors = enc.encode_batch(
+        rows, frozenset(Customer.model_fields), lambda r: Customer.model_validate(r).__dict__
+    )
+    assert not errors
+    total = [f.name for f in ruled.encoded_features].index("TotalCharges")
+    assert X[:, total].tolist() == [0.0, np.float32(1397.47), 9.0]
+
+
 def test_batch_encoding_matches_single_rows(contract: FeatureContract) -> None:
     enc = Encoder(contract)
     Customer = build_customer_model(contract)

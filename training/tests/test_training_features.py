@@ -95,3 +95,12 @@ def test_monotone_constraints_point_at_the_right_columns(contract: dict) -> None
     assert constraints[names.index("Contract=Two year")] == -1
     assert constraints[names.index("Contract=Month-to-month")] == 1
     assert sum(1 for c in constraints if c) == 3
+
+
+def test_first_month_customers_without_total_charges_get_zero(contract: dict) -> None:
+    """Training reads the dataset's blank TotalCharges at tenure 0 as 0; scoring must agree."""
+    index = [f["name"] for f in contract["encoded_features"]].index("TotalCharges")
+    default = next(f["default"] for f in contract["fields"] if f["name"] == "TotalCharges")
+    rows = [{"tenure": 0}, {"tenure": 0, "TotalCharges": ""}, {"tenure": 5}, {}]
+    encoded = features.encode_frame(contract, pd.DataFrame(rows))
+    assert encoded[:, index].tolist() == pytest.approx([0.0, 0.0, default, default])

@@ -44,6 +44,15 @@ class EncodedFeature(_Strictish):
     category: Category | None = None
 
 
+class ImputationRule(_Strictish):
+    """A missing `field` takes `value` (not its default) when `when_field` equals `equals`."""
+
+    field: str
+    when_field: str
+    equals: Category | float
+    value: Category | float
+
+
 class Calibration(_Strictish):
     """Isotonic (x, y) or sigmoid (a, b) mapping from raw to calibrated probability."""
 
@@ -95,6 +104,7 @@ class FeatureContract(_Strictish):
     calibration: Calibration
     threshold: Threshold
     risk_bands: list[RiskBand]
+    imputation_rules: list[ImputationRule] = []
     metrics: dict[str, object] = {}
     training: dict[str, object] = {}
 
@@ -109,6 +119,9 @@ class FeatureContract(_Strictish):
                 raise ValueError(f"encoded feature {e.name} refers to unknown field {e.field}")
             if e.category is not None and e.category not in (spec.categories or []):
                 raise ValueError(f"encoded feature {e.name}: {e.category!r} is not a category")
+        for rule in self.imputation_rules:
+            if rule.field not in names or rule.when_field not in names:
+                raise ValueError(f"imputation rule for {rule.field} refers to an unknown field")
         if not self.risk_bands or any(
             b.upper <= a.upper for a, b in zip(self.risk_bands, self.risk_bands[1:], strict=False)
         ):

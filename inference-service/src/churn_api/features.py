@@ -20,6 +20,8 @@ class Encoder:
         self.width = len(contract.encoded_features)
         self.field_names = [f.name for f in contract.fields]
         self.defaults: dict[str, Any] = {f.name: f.default for f in contract.fields}
+        self.rules = contract.imputation_rules
+        self.ruled_fields = {rule.field for rule in self.rules}
         self.numeric: dict[str, list[int]] = {}
         self.onehot: dict[str, dict[Any, list[int]]] = {}
         for i, e in enumerate(contract.encoded_features):
@@ -35,18 +37,28 @@ class Encoder:
             [index[e.field] for e in contract.encoded_features], dtype=np.intp
         )
 
-    def encode_one(self, values: Mapping[str, Any]) -> tuple[np.ndarray, list[str], dict[str, Any]]:
-        """One (1, width) float32 row, the imputed field names and the values actually used."""
-        row = np.zeros((1, self.width), dtype=np.float32)
-        out = row[0]
-        imputed: list[str] = []
+    def fill(self, values: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+        """Every field's value as scored: given, else the matching imputation rule's, else the
+        training default; plus the names of the fields that were missing."""
         used: dict[str, Any] = {}
+        imputed: list[str] = []
         for name in self.field_names:
             value = values.get(name)
             if value is None:
                 value = self.defaults[name]
                 imputed.append(name)
             used[name] = value
+        for rule in self.rules:
+            if rule.field in imputed and used[rule.when_field] == rule.equals:
+                used[rule.field] = rule.value
+        return used, imputed
+
+    def encode_one(self, values: Mapping[str, Any]) -> tuple[np.ndarray, list[str], dict[str, Any]]:
+        """One (1, width) float32 row, the imputed field names and the values actually used."""
+        row = np.zeros((1, self.width), dtype=np.float32)
+        out = row[0]
+        used, imputed = self.fill(values)
+        for name, value in used.items():
             cols = self.numeric.get(name)
             if cols is not None:
                 for i in cols:
@@ -55,37 +67,6 @@ class Encoder:
                 for i in self.onehot.get(name, {}).get(value, ()):
                     out[i] = 1.0
         return row, imputed, used
-
-    def encode_many(self, rows: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, list[list[str]]]:
-        """(n, width) float32, column by column; plus the imputed field names of each row."""
-        n = len(rows)
-        X = np.zeros((n, self.width), dtype=np.float32)
-        imputed: list[list[str]] = [[] for _ in range(n)]
-        for name in self.field_names:
-            default = self.defaults[name]
-            column = [r.get(name) for r in rows]
-            if None in column:
-                for k, v in enumerate(column):
-                    if v is None:
-                        column[k] = default
-                        imputed[k].append(name)
-            cols = self.numeric.get(name)
-            if cols is not None:
-                values = np.asarray(column, dtype=np.float32)
-                for i in cols:
-                    X[:, i] = values
-                continue
-            levels = self.onehot.get(name, {})
-            if not levels:
-                continue
-            # Category -> code, then one vectorised comparison per level.
-            code_of = {c: k for k, c in enumerate(levels)}
-            codes = np.fromiter((code_of.get(v, -1) for v in column), dtype=np.intp, count=n)
-            for k, idxs in enumerate(levels.values()):
-                hit = (codes == k).astype(np.float32)
-                for i in idxs:
-                    X[:, i] = hit
-        return X, imputed
 
     def encode_batch(
         self,
@@ -120,6 +101,8 @@ class Encoder:
             if None in column:
                 nulls = [k for k, v in enumerate(column) if v is None]
                 missing[name] = nulls
+                if name in self.ruled_fields:  # imputation rules are applied per row
+                    suspect[nulls] = True
                 default = self.defaults[name]
                 for k in nulls:
                     column[k] = default

@@ -308,10 +308,7 @@ class LoadedModel:
     def _used_values(self, raw: dict[str, Any]) -> dict[str, Any]:
         checked = self._validate_row(raw)
         assert isinstance(checked, dict)
-        return {
-            n: (checked.get(n) if checked.get(n) is not None else self.encoder.defaults[n])
-            for n in self.encoder.field_names
-        }
+        return self.encoder.fill(checked)[0]
 
     # -- verification --------------------------------------------------------------------------
 

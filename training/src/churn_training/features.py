@@ -59,6 +59,11 @@ DESCRIPTIONS = {
 # Domain knowledge the booster must respect, so the behavioural checks hold by construction:
 # longer tenure and a longer contract never raise the predicted risk.
 MONOTONE = {"tenure": -1, "Contract=Month-to-month": 1, "Contract=Two year": -1}
+# Applied before the plain defaults: a customer in their first month has not been billed yet,
+# which is exactly how training treats the dataset's blank TotalCharges (see data.validate).
+IMPUTATION_RULES = [
+    {"field": "TotalCharges", "when_field": "tenure", "equals": 0, "value": 0.0},
+]
 
 
 def _group_of(name: str) -> str:
@@ -128,6 +133,7 @@ def base_contract(train: pd.DataFrame, model_name: str) -> dict[str, Any]:
         "id_field": "customerID",
         "fields": fields,
         "encoded_features": encoded_features(fields),
+        "imputation_rules": IMPUTATION_RULES,
     }
 
 

@@ -30,6 +30,7 @@ PARTIAL_GOLDEN_INPUTS: list[dict[str, Any]] = [
     {"customerID": "golden-partial-1", "tenure": 12, "MonthlyCharges": 70.5},
     {"customerID": "golden-defaults-only"},
     {"customerID": "golden-partial-2", "Contract": "Two year", "tenure": 60, "TechSupport": "Yes"},
+    {"customerID": "golden-first-month", "tenure": 0, "MonthlyCharges": 80.0, "TotalCharges": ""},
 ]
 
 

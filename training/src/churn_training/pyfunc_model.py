@@ -62,22 +62,31 @@ class Bundle:
 
 
 def encode_records(contract: Mapping[str, Any], records: Iterable[Mapping[str, Any]]) -> np.ndarray:
-    """Full one-hot for categoricals, raw values for numerics; missing fields take defaults."""
+    """Full one-hot for categoricals, raw values for numerics; missing fields take defaults.
+
+    A missing field matched by an imputation rule takes the rule's value instead.
+    """
     fields = {f["name"]: f for f in contract["fields"]}
     features = contract["encoded_features"]
     rows = list(records)
     matrix = np.zeros((len(rows), len(features)), dtype=np.float32)
+    rules = contract.get("imputation_rules", [])
     for i, record in enumerate(rows):
         values = {}
+        missing = []
         for name, spec in fields.items():
             value = record.get(name)
             if _is_missing(value):
                 value = spec["default"]
+                missing.append(name)
             elif spec["kind"] == "numeric":
                 value = float(value)
             elif spec["dtype"] == "integer":
                 value = int(value)
             values[name] = value
+        for rule in rules:
+            if rule["field"] in missing and values[rule["when_field"]] == rule["equals"]:
+                values[rule["field"]] = rule["value"]
         for j, feature in enumerate(features):
             value = values[feature["field"]]
             if "category" in feature:
