@@ -19,16 +19,10 @@ from typing import Any
 
 import pytest
 import requests
+from testkit import free_port
 
 BIN = Path(sys.executable).parent
 SECRET = "test-secret-for-churn-api-tests-0123456789"
-
-
-def free_port() -> int:
-    """A port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

@@ -6,7 +6,6 @@ The plain live API (`api_server`, auth off, real trained model) comes from the r
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from testkit import free_port, stop_process
 
 from churn_ui.client import ChurnApiClient
 
@@ -26,13 +26,6 @@ ROOT = Path(__file__).resolve().parents[2]
 SECRET = "ui-tests-secret-0123456789abcdef0123456789"
 # Small enough that a few dozen customers exceed it, so 413 handling is exercised for real.
 SMALL_BODY_BYTES = 4096
-
-
-def free_port() -> int:
-    """A port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -45,13 +38,7 @@ class Server:
 
     def stop(self) -> None:
         """SIGTERM the group, SIGKILL if it hangs."""
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        stop_process(self.process)
 
 
 def start_server(
