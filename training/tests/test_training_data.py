@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import http.server
+import threading
 from pathlib import Path
 
 import pandas as pd
@@ -126,3 +129,22 @@ def test_user_csv_with_extra_whitespace_and_order(raw_frame: pd.DataFrame, write
     dataset = load_dataset(str(path), path.parent)
     assert list(dataset.frame.columns) == data.COLUMNS
     assert len(dataset.frame) == 30
+
+
+def test_user_csv_from_a_url(raw_frame: pd.DataFrame, tmp_path: Path) -> None:
+    """A URL source is downloaded into the cache and validated like a file."""
+    served = tmp_path / "served"
+    served.mkdir()
+    raw_frame.head(40).to_csv(served / "customers.csv", index=False)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        dataset = load_dataset(f"{base}/customers.csv", tmp_path / "cache")
+        assert len(dataset.frame) == 40
+        assert dataset.location == f"{base}/customers.csv"
+        with pytest.raises(DataError, match="could not download"):
+            load_dataset(f"{base}/missing.csv", tmp_path / "cache")
+    finally:
+        server.shutdown()
