@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
 
 import pytest
@@ -130,20 +129,13 @@ def test_api_health_check_path_is_a_real_get_route(root: Module) -> None:
 
 
 def _streamlit_base_url_path() -> str | None:
-    """server.baseUrlPath from ui-service's Streamlit config or launch code, if set."""
-    for config in UI_DIR.rglob(".streamlit/config.toml"):
-        server = tomllib.loads(config.read_text()).get("server", {})
-        if "baseUrlPath" in server:
-            return str(server["baseUrlPath"])
-    pattern = re.compile(
-        r"""(?:server\.baseUrlPath|server_base_url_path|baseUrlPath)\W+["']?/?(\w+)"""
-    )
-    for source in [*UI_DIR.rglob("*.py"), *UI_DIR.rglob("Dockerfile*")]:
-        if ".venv" in source.parts:
-            continue
-        match = pattern.search(source.read_text())
-        if match:
-            return match.group(1)
+    """server.baseUrlPath from the command line the real `churn-ui` launcher builds."""
+    from churn_ui.launcher import streamlit_args
+    from churn_ui.settings import UISettings
+
+    for arg in streamlit_args(UISettings()):
+        if arg.startswith("--server.baseUrlPath="):
+            return arg.split("=", 1)[1]
     return None
 
 
