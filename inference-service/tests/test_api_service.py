@@ -271,6 +271,33 @@ def test_parity_with_mlflow_pyfunc_on_every_dataset_row(
     assert decisions == pyfunc["churn"].tolist()
 
 
+def test_parity_with_the_training_evaluation_on_the_holdout(
+    secured_api: Any, tokens: dict[str, str], champion: Any, tmp_path: Path
+) -> None:
+    """The API scores every holdout customer exactly as the training job's evaluation did."""
+    import pandas as pd
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(champion.uri)
+    local = client.download_artifacts(
+        champion.result["run_id"], "report/holdout_predictions.csv", str(tmp_path)
+    )
+    holdout = pd.read_csv(local, dtype={"customerID": str})
+    expected = holdout.pop("churn_probability").tolist()
+    customers = json.loads(holdout.to_json(orient="records"))
+    r = requests.post(
+        secured_api.url + "/predict/batch",
+        json={"customers": customers},
+        headers=_h(tokens["predict"]),
+    )
+    assert r.status_code == 200
+    body = r.json()
+    assert body["failed"] == 0
+    assert len(expected) == 1409  # the 20 % stratified holdout of 7,043 customers
+    api = [x["prediction"]["churn_probability"] for x in body["results"]]
+    assert max(abs(a - e) for a, e in zip(api, expected, strict=True)) <= 1e-6
+
+
 def test_auth_missing_malformed_expired_and_wrong_scope(
     secured_api: Any, tokens: dict[str, str], jwt_secret: str
 ) -> None:

@@ -25,6 +25,7 @@ RISK_BANDS = [
     {"name": "high", "upper": 1.0},
 ]
 GOLDEN_TOLERANCE = 1e-6
+HOLDOUT_PREDICTIONS = "holdout_predictions.csv"
 # Partial inputs in the golden set exercise the defaults exactly as an API client would.
 PARTIAL_GOLDEN_INPUTS: list[dict[str, Any]] = [
     {"customerID": "golden-partial-1", "tenure": 12, "MonthlyCharges": 70.5},
@@ -188,6 +189,10 @@ def run(
     (bundle_dir / GOLDEN_FILE).write_text(json.dumps(golden, indent=2) + "\n")
 
     params = {**best.params, "n_estimators": best.n_estimators, "monotone": features.MONOTONE}
+    # The evaluation's own scores, so any server can be checked against them row by row.
+    holdout.drop(columns=[TARGET]).assign(churn_probability=p_holdout).to_csv(
+        report_dir / HOLDOUT_PREDICTIONS, index=False
+    )
     slices.to_csv(report_dir / "slice_metrics.csv", index=False)
     curve.to_csv(report_dir / "expected_value_by_threshold.csv", index=False)
     importance.rename("share_of_gain").to_csv(report_dir / "field_importance.csv")
