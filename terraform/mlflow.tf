@@ -194,16 +194,17 @@ module "mlflow" {
   source = "./modules/ecs-service"
   count  = local.create_mlflow ? 1 : 0
 
-  name          = "mlflow"
-  family        = "${var.project}-mlflow"
-  cluster_arn   = aws_ecs_cluster.this.arn
-  cluster_name  = aws_ecs_cluster.this.name
-  aws_region    = var.aws_region
-  image         = local.images.mlflow
-  cpu           = var.mlflow_cpu
-  memory        = var.mlflow_memory
-  port          = local.mlflow_port
-  task_role_arn = aws_iam_role.mlflow_task[0].arn
+  assume_role_policy = data.aws_iam_policy_document.assume_ecs_tasks.json
+  name               = "mlflow"
+  family             = "${var.project}-mlflow"
+  cluster_arn        = aws_ecs_cluster.this.arn
+  cluster_name       = aws_ecs_cluster.this.name
+  aws_region         = var.aws_region
+  image              = local.images.mlflow
+  cpu                = var.mlflow_cpu
+  memory             = var.mlflow_memory
+  port               = local.mlflow_port
+  task_role_arn      = aws_iam_role.mlflow_task[0].arn
 
   entry_point = ["/bin/sh", "-c"]
   command     = [local.mlflow_server_command]

@@ -4,16 +4,17 @@
 module "api" {
   source = "./modules/ecs-service"
 
-  name          = "api"
-  family        = "${var.project}-api"
-  cluster_arn   = aws_ecs_cluster.this.arn
-  cluster_name  = aws_ecs_cluster.this.name
-  aws_region    = var.aws_region
-  image         = local.images.api
-  cpu           = var.api_cpu
-  memory        = var.api_memory
-  port          = local.api_port
-  task_role_arn = aws_iam_role.api_task.arn
+  assume_role_policy = data.aws_iam_policy_document.assume_ecs_tasks.json
+  name               = "api"
+  family             = "${var.project}-api"
+  cluster_arn        = aws_ecs_cluster.this.arn
+  cluster_name       = aws_ecs_cluster.this.name
+  aws_region         = var.aws_region
+  image              = local.images.api
+  cpu                = var.api_cpu
+  memory             = var.api_memory
+  port               = local.api_port
+  task_role_arn      = aws_iam_role.api_task.arn
 
   environment = {
     PORT                  = tostring(local.api_port)
@@ -66,16 +67,17 @@ module "api" {
 module "ui" {
   source = "./modules/ecs-service"
 
-  name          = "ui"
-  family        = "${var.project}-ui"
-  cluster_arn   = aws_ecs_cluster.this.arn
-  cluster_name  = aws_ecs_cluster.this.name
-  aws_region    = var.aws_region
-  image         = local.images.ui
-  cpu           = var.ui_cpu
-  memory        = var.ui_memory
-  port          = local.ui_port
-  task_role_arn = aws_iam_role.ui_task.arn
+  assume_role_policy = data.aws_iam_policy_document.assume_ecs_tasks.json
+  name               = "ui"
+  family             = "${var.project}-ui"
+  cluster_arn        = aws_ecs_cluster.this.arn
+  cluster_name       = aws_ecs_cluster.this.name
+  aws_region         = var.aws_region
+  image              = local.images.ui
+  cpu                = var.ui_cpu
+  memory             = var.ui_memory
+  port               = local.ui_port
+  task_role_arn      = aws_iam_role.ui_task.arn
 
   environment = {
     PORT         = tostring(local.ui_port)

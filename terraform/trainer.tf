@@ -4,16 +4,17 @@
 module "trainer" {
   source = "./modules/ecs-service"
 
-  name           = "trainer"
-  family         = "${var.project}-trainer"
-  create_service = false
-  cluster_arn    = aws_ecs_cluster.this.arn
-  cluster_name   = aws_ecs_cluster.this.name
-  aws_region     = var.aws_region
-  image          = local.images.trainer
-  cpu            = var.trainer_cpu
-  memory         = var.trainer_memory
-  task_role_arn  = aws_iam_role.trainer_task.arn
+  assume_role_policy = data.aws_iam_policy_document.assume_ecs_tasks.json
+  name               = "trainer"
+  family             = "${var.project}-trainer"
+  create_service     = false
+  cluster_arn        = aws_ecs_cluster.this.arn
+  cluster_name       = aws_ecs_cluster.this.name
+  aws_region         = var.aws_region
+  image              = local.images.trainer
+  cpu                = var.trainer_cpu
+  memory             = var.trainer_memory
+  task_role_arn      = aws_iam_role.trainer_task.arn
 
   environment = merge(
     { MLFLOW_TRACKING_URI = local.mlflow_tracking_uri },

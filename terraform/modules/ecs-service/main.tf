@@ -2,8 +2,6 @@
 # ECS service running it (circuit breaker with rollback always on), its Service Connect /
 # Cloud Map registration and its target-tracking auto scaling.
 
-data "aws_caller_identity" "current" {}
-
 locals {
   port_mappings = var.port == null ? [] : [{
     name          = "http" # Service Connect refers to the port by this name.
@@ -54,24 +52,9 @@ resource "aws_cloudwatch_log_group" "this" {
 }
 
 # --- Execution role: what ECS itself needs to start the task (logs, secrets). ---------------
-data "aws_iam_policy_document" "assume_ecs_tasks" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["ecs-tasks.amazonaws.com"]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [data.aws_caller_identity.current.account_id]
-    }
-  }
-}
-
 resource "aws_iam_role" "execution" {
   name_prefix        = "${substr(var.family, 0, 20)}-exec-"
-  assume_role_policy = data.aws_iam_policy_document.assume_ecs_tasks.json
+  assume_role_policy = var.assume_role_policy
 }
 
 data "aws_iam_policy_document" "execution" {

@@ -8,6 +8,11 @@ variable "family" {
   type        = string
 }
 
+variable "assume_role_policy" {
+  description = "Trust policy (JSON) of the execution role: the root's ecs-tasks policy, scoped to this account."
+  type        = string
+}
+
 variable "cluster_arn" {
   description = "ECS cluster ARN."
   type        = string
