@@ -58,30 +58,24 @@ NUMERIC_BOUNDS: dict[str, tuple[float, float]] = {
     "TotalCharges": (0, 120_000),
 }
 INTEGER_COLUMNS = {"SeniorCitizen", "tenure"}
-COLUMNS = [
-    ID_COLUMN,
-    "gender",
-    "SeniorCitizen",
-    "Partner",
-    "Dependents",
-    "tenure",
-    "PhoneService",
-    "MultipleLines",
-    "InternetService",
-    "OnlineSecurity",
-    "OnlineBackup",
-    "DeviceProtection",
-    "TechSupport",
-    "StreamingTV",
-    "StreamingMovies",
-    "Contract",
-    "PaperlessBilling",
-    "PaymentMethod",
-    "MonthlyCharges",
-    "TotalCharges",
-    TARGET,
-]
-INPUT_FIELDS = [c for c in COLUMNS if c not in (ID_COLUMN, TARGET)]
+# The input fields by the group a person thinks in; in this order they are the file's columns.
+FIELD_GROUPS: dict[str, list[str]] = {
+    "account": ["gender", "SeniorCitizen", "Partner", "Dependents", "tenure"],
+    "services": [
+        "PhoneService",
+        "MultipleLines",
+        "InternetService",
+        "OnlineSecurity",
+        "OnlineBackup",
+        "DeviceProtection",
+        "TechSupport",
+        "StreamingTV",
+        "StreamingMovies",
+    ],
+    "billing": ["Contract", "PaperlessBilling", "PaymentMethod", "MonthlyCharges", "TotalCharges"],
+}
+INPUT_FIELDS = [name for names in FIELD_GROUPS.values() for name in names]
+COLUMNS = [ID_COLUMN, *INPUT_FIELDS, TARGET]
 
 
 class DataError(Exception):

@@ -9,32 +9,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from churn_training.data import CATEGORIES, INPUT_FIELDS, INTEGER_COLUMNS, NUMERIC_BOUNDS, TARGET
+from churn_training.data import (
+    CATEGORIES,
+    FIELD_GROUPS,
+    INPUT_FIELDS,
+    INTEGER_COLUMNS,
+    NUMERIC_BOUNDS,
+    TARGET,
+)
 from churn_training.pyfunc_model import encode_records
 
 SCHEMA_VERSION = 1
 
-GROUPS = {
-    "account": ["gender", "SeniorCitizen", "Partner", "Dependents", "tenure"],
-    "services": [
-        "PhoneService",
-        "MultipleLines",
-        "InternetService",
-        "OnlineSecurity",
-        "OnlineBackup",
-        "DeviceProtection",
-        "TechSupport",
-        "StreamingTV",
-        "StreamingMovies",
-    ],
-    "billing": [
-        "Contract",
-        "PaperlessBilling",
-        "PaymentMethod",
-        "MonthlyCharges",
-        "TotalCharges",
-    ],
-}
 DESCRIPTIONS = {
     "gender": "Customer gender",
     "SeniorCitizen": "1 if the customer is 65 or older, else 0",
@@ -67,7 +53,7 @@ IMPUTATION_RULES = [
 
 
 def _group_of(name: str) -> str:
-    return next(group for group, names in GROUPS.items() if name in names)
+    return next(group for group, names in FIELD_GROUPS.items() if name in names)
 
 
 def _python(value: Any) -> Any:
