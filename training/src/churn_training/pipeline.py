@@ -58,10 +58,6 @@ class TrainingOutcome:
     def behaviour_passed(self) -> bool:
         return all(b.passed for b in self.behaviour)
 
-    @property
-    def bundle(self) -> Bundle:
-        return Bundle.load(self.bundle_dir)
-
 
 def split(frame: pd.DataFrame, settings: TrainSettings) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The stratified holdout, fixed by the seed; used once, for the final evaluation."""

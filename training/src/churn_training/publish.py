@@ -206,7 +206,8 @@ def publish(outcome: TrainingOutcome, settings: TrainSettings) -> PublishResult:
     name = settings.model_name
     with tempfile.TemporaryDirectory() as tmp:
         current = _champion_bundle(client, name, settings.champion_alias, Path(tmp))
-        new_score = holdout_score(outcome.bundle, outcome)
+        # The evaluation already scored this model on the holdout at its own threshold.
+        new_score = {k: outcome.metrics[k] for k in ("roc_auc", "expected_value")}
         if not outcome.behaviour_passed:
             promoted, reason = (
                 False,
