@@ -25,10 +25,12 @@ from churn_api.predictor import (
     ModelMeta,
     ModelRejectedError,
     find_bundle,
+    gc_paused,
     load_model,
 )
-from churn_api.schemas import build_customer_model
+from churn_api.schemas import build_customer_model, parse_flag
 from churn_api.security import Authenticator, AuthError, mint_token
+from churn_api.trees import TreeWalker, UnsupportedModelError
 
 # A small hand-written contract: enough to pin the encoding rules without any model.
 CONTRACT: dict[str, Any] = {
@@ -160,7 +162,7 @@ def test_batch_encoding_matches_single_rows(contract: FeatureContract) -> None:
         assert isinstance(checked, dict)
         one, one_imputed, _ = enc.encode_one(checked)
         assert X[j].tolist() == one[0].tolist()
-        assert imputed[j] == one_imputed
+        assert list(imputed[j]) == one_imputed
     assert imputed[2] == ["tenure", "Contract", "TotalCharges"]
 
 
@@ -358,3 +360,132 @@ def test_score_histogram_buckets_are_prometheus_cumulative() -> None:
     assert samples[("churn_api_churn_probability_count", None)] == 7
     assert samples[("churn_api_churn_probability_sum", None)] == pytest.approx(values.sum())
     assert next(iter(single.collect())).samples == next(iter(batch.collect())).samples
+
+
+def test_boolean_query_flags_read_like_pydantic() -> None:
+    for text in ("1", "true", "True", "t", "yes", "Y", "on", " TRUE "):
+        assert parse_flag(text, "explain") is True
+    for text in ("0", "false", "f", "no", "N", "off"):
+        assert parse_flag(text, "explain") is False
+    assert parse_flag(None, "explain") is False
+    for text in ("", "maybe", "2", "truthy"):
+        with pytest.raises(InvalidRequestError) as caught:
+            parse_flag(text, "explain")
+        assert caught.value.errors[0]["field"] == "explain"
+
+
+def test_gc_pause_always_restores_collection() -> None:
+    import gc
+
+    assert gc.isenabled()
+    with gc_paused():
+        assert not gc.isenabled()
+        with gc_paused():  # an overlapping batch leaves it to the first
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), gc_paused():
+        raise RuntimeError("boom")
+    assert gc.isenabled()
+
+
+def _encoded(model: LoadedModel, records: list[dict[str, Any]]) -> np.ndarray:
+    return np.vstack([model.encoder.encode_one(model.validate_one(r).__dict__)[0] for r in records])
+
+
+def test_tree_walk_equals_the_booster_bit_for_bit(
+    real_model: LoadedModel, dataset_records: list[dict[str, Any]]
+) -> None:
+    assert real_model.walker is not None, "the trained model must take the fast single-row path"
+    X = _encoded(real_model, dataset_records)
+    native = real_model.booster.inplace_predict(X, validate_features=False)
+    walked = np.array([real_model.walker.predict_one(row) for row in X], dtype=np.float32)
+    assert np.array_equal(walked, native)
+    # Missing values follow each split's default direction, as in XGBoost.
+    rng = np.random.default_rng(7)
+    holes = X[:500].copy()
+    holes[rng.random(holes.shape) < 0.3] = np.nan
+    native = real_model.booster.inplace_predict(holes, validate_features=False)
+    walked = np.array([real_model.walker.predict_one(row) for row in holes], dtype=np.float32)
+    assert np.array_equal(walked, native)
+
+
+def test_single_rows_score_the_same_with_and_without_the_walk(
+    real_model: LoadedModel, dataset_records: list[dict[str, Any]]
+) -> None:
+    native = real_model.with_meta()
+    native.walker = None
+    for record in dataset_records[:300]:
+        customer = real_model.validate_one(record)
+        fast = real_model.score_one(customer)["churn_probability"]
+        slow = native.score_one(customer)["churn_probability"]
+        assert abs(fast - slow) <= 1e-12
+
+
+def test_tree_walk_refuses_what_it_does_not_repeat() -> None:
+    rng = np.random.default_rng(0)
+    X = rng.random((200, 4)).astype(np.float32)
+    y = (X[:, 0] > 0.5).astype(int)
+    cases = {
+        "booster dart": {"booster": "dart", "objective": "binary:logistic"},
+        "objective reg:squarederror": {"objective": "reg:squarederror"},
+    }
+    for reason, params in cases.items():
+        booster = xgb.train(params, xgb.DMatrix(X, label=y), num_boost_round=2)
+        with pytest.raises(UnsupportedModelError, match=reason):
+            TreeWalker(booster)
+    plain = xgb.train({"objective": "binary:logistic"}, xgb.DMatrix(X, label=y), 3)
+    walker = TreeWalker(plain)
+    assert walker.matches(plain, X, 0.0) == 0.0
+    broken = TreeWalker(plain)
+    broken.leaf = broken.leaf + np.float32(0.01)
+    with pytest.raises(UnsupportedModelError, match="differs from the booster"):
+        broken.matches(plain, X, 1e-6)
+
+
+def test_batch_and_single_rows_agree_on_odd_values(real_model: LoadedModel) -> None:
+    """Whatever takes the vectorised batch path must mean what the per-row model says."""
+    rows: list[Any] = [
+        {"SeniorCitizen": True},
+        {"SeniorCitizen": 1.0},
+        {"SeniorCitizen": "1"},
+        {"SeniorCitizen": 1.5},
+        {"tenure": True},
+        {"tenure": 3.0},
+        {"tenure": "3"},
+        {"tenure": 10**30},
+        {"tenure": None, "Contract": None},
+        {"Contract": " Two year"},
+        {"Contract": ["Two year"]},
+        {"Contract": {"a": 1}},
+        {"gender": 1},
+        {"MonthlyCharges": "70.5"},
+        {"TotalCharges": " "},
+        {"tenure": 0},
+        {"customerID": 12345},
+        {"customerID": "x" * 65},
+        {"customerID": ["A"]},
+        [],
+        None,
+    ]
+    result = real_model.score_batch(json.dumps({"customers": rows}))
+    assert result["count"] == len(rows)
+    for k, row in enumerate(rows):
+        got = result["results"][k]
+        assert got["row"] == k
+        checked = real_model._validate_row(row)  # the per-row model /predict uses
+        if isinstance(checked, list):
+            assert got["ok"] is False, (row, got)
+            assert [e["field"] for e in got["errors"]] == [e["field"] for e in checked], row
+            continue
+        expected = real_model.score_one(real_model.Customer.model_validate(row))
+        assert got["ok"] is True, (row, got)
+        assert got["prediction"]["churn_probability"] == pytest.approx(
+            expected["churn_probability"], abs=1e-6
+        )
+        assert list(got["prediction"]["imputed_fields"]) == expected["imputed_fields"], row
+        assert got["prediction"]["customerID"] == expected["customerID"]
+    nan_body = '{"customers": [{"tenure": NaN}, {"MonthlyCharges": Infinity}, {"tenure": 3}]}'
+    result = real_model.score_batch(nan_body)
+    assert [r["ok"] for r in result["results"]] == [False, False, True]
+    assert result["results"][0]["errors"][0]["field"] == "tenure"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Mapping, Sequence
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -74,42 +75,36 @@ class Encoder:
         allowed_keys: frozenset[str],
         validate_row: Callable[[Any], dict[str, Any] | list[dict[str, str]]],
         force: set[int] | None = None,
-    ) -> tuple[np.ndarray, list[int], list[list[str]], dict[int, list[dict[str, str]]]]:
+    ) -> tuple[np.ndarray, list[int], list[Sequence[str]], dict[int, list[dict[str, str]]]]:
         """Validate and encode many rows column by column.
 
         Only values that the per-row pydantic model would accept unchanged take the vectorised
-        path (exact categories, finite in-bound ints/floats, missing/null); every other row
-        (and those in `force`) goes through `validate_row`, which returns the validated values
-        or the row's errors. Returns
+        path (exact categories of the exact type, finite in-bound ints/floats, missing/null);
+        every other row (and those in `force`) goes through `validate_row`, which returns the
+        validated values or the row's errors. Returns
         (X of the valid rows, their input positions, their imputed fields, errors by position).
         """
         n = len(rows)
         suspect = np.zeros(n, dtype=bool)
-        for k in force or ():
-            suspect[k] = True
-        safe: list[Any] = list(rows)
-        for i, r in enumerate(rows):
-            if type(r) is not dict:
-                suspect[i] = True
-                safe[i] = {}
-            elif not allowed_keys.issuperset(r):
-                suspect[i] = True
-        X = np.zeros((n, self.width), dtype=np.float32)
-        missing: dict[str, list[int]] = {}
-        for name, column in zip(self.field_names, self._columns(safe), strict=True):
+        if force:
+            suspect[list(force)] = True
+        safe: Sequence[Any] = rows
+        if set(map(type, rows)) == {dict}:
+            suspect |= ~np.fromiter(map(allowed_keys.issuperset, rows), dtype=bool, count=n)
+        else:
+            safe = [r if type(r) is dict else {} for r in rows]
+            for i, r in enumerate(rows):
+                if type(r) is not dict or not allowed_keys.issuperset(r):
+                    suspect[i] = True
+        # Built column by column, so column-major; made row-major once at the end.
+        XT = np.zeros((self.width, n), dtype=np.float32)
+        missing = np.zeros((len(self.field_names), n), dtype=bool)
+        for f, (name, column) in enumerate(zip(self.field_names, self._columns(safe), strict=True)):
             spec = self.specs[name]
-            if None in column:
-                nulls = [k for k, v in enumerate(column) if v is None]
-                missing[name] = nulls
-                if name in self.ruled_fields:  # imputation rules are applied per row
-                    suspect[nulls] = True
-                default = self.defaults[name]
-                for k in nulls:
-                    column[k] = default
             cols = self.numeric.get(name)
             if cols is not None:
-                values = self._numeric_column(column, suspect, self.defaults[name])
-                bad = ~np.isfinite(values)
+                values, nulls, odd = _numeric_column(column, self.defaults[name])
+                bad = odd | ~np.isfinite(values)
                 if spec.minimum is not None:
                     bad |= values < spec.minimum
                 if spec.maximum is not None:
@@ -118,28 +113,28 @@ class Encoder:
                     bad |= values != np.floor(values)
                 suspect |= bad
                 for i in cols:
-                    X[:, i] = values
-                continue
-            levels = self.onehot.get(name, {})
-            code_of = {c: float(k) for k, c in enumerate(spec.categories or [])}
-            try:
-                found = list(map(code_of.get, column))
-            except TypeError:  # an unhashable value (list, object): per-row validation names it
-                found = [
-                    code_of.get(v) if isinstance(v, str | int | float) else None for v in column
-                ]
-            codes = np.array(found, dtype=np.float64)  # None (unknown) -> nan
-            suspect |= np.isnan(codes)
-            for k, cat in enumerate(spec.categories or []):
-                idxs = levels.get(cat)
-                if idxs:
+                    XT[i] = values
+            else:
+                categories = spec.categories or []
+                codes = _category_codes(column, categories)
+                nulls = codes == _NULL
+                suspect |= codes == _OTHER
+                levels = self.onehot.get(name, {})
+                for k, cat in enumerate(categories):
                     hit = codes == k
-                    for i in idxs:
-                        X[:, i] = hit
-        imputed: list[list[str]] = [[] for _ in range(n)]
-        for name in self.field_names:
-            for k in missing.get(name, ()):
-                imputed[k].append(name)
+                    if cat == self.defaults[name]:
+                        hit |= nulls
+                    for i in levels.get(cat, ()):
+                        XT[i] = hit
+            if nulls.any():
+                missing[f] = nulls
+                if name in self.ruled_fields:  # imputation rules are applied per row
+                    suspect |= nulls
+        X = np.ascontiguousarray(XT.T)
+        imputed: list[Sequence[str]] = [()] * n
+        names = self.field_names
+        for k in np.flatnonzero(missing.any(axis=0)).tolist():
+            imputed[k] = [names[f] for f in np.flatnonzero(missing[:, k]).tolist()]
         errors: dict[int, list[dict[str, str]]] = {}
         for k in np.flatnonzero(suspect).tolist():
             checked = validate_row(rows[k])
@@ -163,17 +158,53 @@ class Encoder:
         except KeyError:
             return [[r.get(name) for r in rows] for name in self.field_names]
 
-    @staticmethod
-    def _numeric_column(column: list[Any], suspect: np.ndarray, default: Any) -> np.ndarray:
-        """float64 values of a column of plain ints/floats; anything else is flagged suspect."""
-        types = set(map(type, column))
-        if types <= {int, float}:
-            try:
-                return np.array(column, dtype=np.float64)
-            except OverflowError:
-                pass
-        for k, v in enumerate(column):
-            if not (type(v) is float or (type(v) is int and -_BIG <= v <= _BIG)):
-                suspect[k] = True
-                column[k] = default
-        return np.array(column, dtype=np.float64)
+
+_NULL, _OTHER = -1, -2  # category codes of a missing value and of anything not a category
+
+
+def _category_codes(column: list[Any], categories: list[Any]) -> np.ndarray:
+    """Each value's category index, _NULL for None, _OTHER for anything else.
+
+    Only values of a category's own type count: True or 1.0 for the category 1, or " DSL",
+    are left to the per-row model, which decides what they mean.
+    """
+    code_of: dict[Any, int] = {c: k for k, c in enumerate(categories)}
+    code_of[None] = _NULL
+    allowed = {type(c) for c in categories} | {type(None)}
+    n = len(column)
+    if set(map(type, column)) <= allowed:
+        return np.fromiter(map(code_of.get, column, repeat(_OTHER, n)), dtype=np.int16, count=n)
+    return np.fromiter(
+        (code_of.get(v, _OTHER) if type(v) in allowed else _OTHER for v in column),
+        dtype=np.int16,
+        count=n,
+    )
+
+
+def _numeric_column(column: list[Any], default: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """float64 values of a column, its nulls, and the values that are not plain ints/floats
+    (those and the nulls hold the default in the values)."""
+    n = len(column)
+    nulls = np.zeros(n, dtype=bool)
+    odd = np.zeros(n, dtype=bool)
+    types = set(map(type, column))
+    if types <= {int, float, type(None)}:
+        try:
+            values = np.array(column, dtype=np.float64)  # None -> nan
+        except OverflowError:
+            pass
+        else:
+            if type(None) in types:  # told apart from a NaN that was sent (rejected later)
+                nulls = np.fromiter(map(operator.is_, column, repeat(None, n)), bool, count=n)
+                values[nulls] = default
+            return values, nulls, odd
+    clean = list(column)
+    for k, v in enumerate(column):
+        if v is None:
+            nulls[k] = True
+        elif not (type(v) is float or (type(v) is int and -_BIG <= v <= _BIG)):
+            odd[k] = True
+        else:
+            continue
+        clean[k] = default
+    return np.array(clean, dtype=np.float64), nulls, odd

@@ -20,6 +20,14 @@ ID_MAX_LENGTH = 64
 IGNORED_KEYS = ("Churn",)
 
 
+class InvalidRequestError(Exception):
+    """The request failed validation; carries [{"field", "message"}]."""
+
+    def __init__(self, errors: list[dict[str, str]]) -> None:
+        super().__init__(errors)
+        self.errors = errors
+
+
 def _blank_to_none(value: Any) -> Any:
     """A blank CSV cell (TotalCharges is " " for new customers) counts as missing."""
     if isinstance(value, str) and not value.strip():
@@ -127,6 +135,24 @@ def format_errors(
 
 
 _TYPE_TAGS = {"int", "float", "str", "bool", "function-before", "function-after", "none"}
+
+
+_TRUE = frozenset({"1", "true", "t", "yes", "y", "on"})
+_FALSE = frozenset({"0", "false", "f", "no", "n", "off"})
+
+
+def parse_flag(value: str | None, name: str) -> bool:
+    """A boolean query parameter as pydantic reads one; InvalidRequestError names it."""
+    if value is None:
+        return False
+    text = value.strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise InvalidRequestError(
+        body_error("Input should be a valid boolean, unable to interpret input", field=name)
+    )
 
 
 def body_error(message: str, field: str = "body") -> list[dict[str, str]]:
