@@ -137,6 +137,23 @@ def test_bad_query_parameters_are_422(secured_api: Any, tokens: dict[str, str]) 
     )
     assert r.status_code == 422
     assert r.json()["detail"][0]["field"] == "sort"
+    # /predict reads `explain` by hand (speed); it must refuse and accept what FastAPI would.
+    for value, status in (("maybe", 422), ("2", 422), ("", 422), ("YES", 200), ("0", 200)):
+        r = requests.post(
+            secured_api.url + f"/predict?explain={value}",
+            json={"tenure": 3},
+            headers=_h(tokens["predict"]),
+        )
+        assert r.status_code == status, (value, r.text)
+        if status == 422:
+            assert r.json()["detail"] == [
+                {
+                    "field": "explain",
+                    "message": "Input should be a valid boolean, unable to interpret input",
+                }
+            ]
+        else:
+            assert (r.json()["reasons"] is not None) == (value == "YES")
 
 
 def test_oversize_body_is_413(secured_api: Any, tokens: dict[str, str]) -> None:
@@ -372,6 +389,22 @@ def test_openapi_examples_work(secured_api: Any, tokens: dict[str, str]) -> None
     customer = spec["components"]["schemas"]["Customer"]
     assert customer["additionalProperties"] is False
     assert "Month-to-month" in json.dumps(customer["properties"]["Contract"])
+    assert spec["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    secured = {("/predict", "post"), ("/predict/batch", "post"), ("/admin/reload", "post")}
+    for path, methods in spec["paths"].items():
+        for method, operation in methods.items():
+            expected = [{"bearer": []}] if (path, method) in secured else None
+            assert operation.get("security") == expected, (path, method)
+    explain = spec["paths"]["/predict"]["post"]["parameters"]
+    assert explain == [
+        {
+            "name": "explain",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "boolean", "default": False},
+            "description": "add the top 5 reasons",
+        }
+    ]
     for path in ("/predict", "/predict/batch"):
         content = spec["paths"][path]["post"]["requestBody"]["content"]["application/json"]
         assert content["examples"]
