@@ -170,14 +170,25 @@ def _category_codes(column: list[Any], categories: list[Any]) -> np.ndarray:
     """
     code_of: dict[Any, int] = {c: k for k, c in enumerate(categories)}
     code_of[None] = _NULL
-    allowed = {type(c) for c in categories} | {type(None)}
     n = len(column)
-    if set(map(type, column)) <= allowed:
+    allowed = {type(c) for c in categories} | {type(None)}
+    # No other type compares equal to a str, so text categories need no type check; numbers
+    # do (True == 1 == 1.0). Unhashable values (a list, an object) are caught below.
+    if allowed != {str, type(None)} and not set(map(type, column)) <= allowed:
+        return _category_codes_checked(column, code_of, allowed)
+    try:
         return np.fromiter(map(code_of.get, column, repeat(_OTHER, n)), dtype=np.int16, count=n)
+    except TypeError:
+        return _category_codes_checked(column, code_of, allowed)
+
+
+def _category_codes_checked(
+    column: list[Any], code_of: dict[Any, int], allowed: set[type]
+) -> np.ndarray:
     return np.fromiter(
         (code_of.get(v, _OTHER) if type(v) in allowed else _OTHER for v in column),
         dtype=np.int16,
-        count=n,
+        count=len(column),
     )
 
 
