@@ -489,3 +489,42 @@ def test_batch_and_single_rows_agree_on_odd_values(real_model: LoadedModel) -> N
     result = real_model.score_batch(nan_body)
     assert [r["ok"] for r in result["results"]] == [False, False, True]
     assert result["results"][0]["errors"][0]["field"] == "tenure"
+
+
+def test_clean_batches_take_the_strict_decoder_with_the_same_answers(
+    real_model: LoadedModel, dataset_records: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows: list[Any] = [
+        *dataset_records[:400],
+        {"tenure": 12, "MonthlyCharges": 70.5},
+        {"tenure": 0, "TotalCharges": None},  # the imputation rule: goes through the row model
+        {"Contract": None, "customerID": "A-1", "Churn": "Yes"},
+        {},
+    ]
+    body = json.dumps({"customers": rows})
+    per_row = real_model.with_meta()
+    monkeypatch.setattr(
+        per_row, "_encode_body", lambda b: per_row._encode_rows(per_row._batch_rows(b))
+    )
+    slow_calls: list[int] = []
+    original = real_model._encode_rows
+    monkeypatch.setattr(real_model, "_encode_rows", lambda r: slow_calls.append(1) or original(r))
+    fast = real_model.score_batch(body)
+    assert not slow_calls, "a clean batch must take the strict decoder"
+    assert fast == per_row.score_batch(body)
+    assert fast["succeeded"] == len(rows)
+    # One bad row sends the whole batch the per-row way; the other rows' answers do not move.
+    mixed = real_model.score_batch(json.dumps({"customers": [*rows, {"tenure": "3x"}]}))
+    assert slow_calls
+    assert mixed["results"][: len(rows)] == fast["results"]
+    assert mixed["results"][-1]["errors"][0]["field"] == "tenure"
+    # The strict decoder checks the envelope too; the per-row path then names the problem.
+    for envelope, words in (
+        ({"customers": []}, "between 1 and"),
+        ({"customers": rows[:1], "extra": 1}, "Unknown field 'extra'"),
+        ({"rows": rows[:1]}, "Unknown field 'rows'"),
+        ([], "an object with a 'customers' list"),
+    ):
+        with pytest.raises(InvalidRequestError) as caught:
+            real_model.score_batch(json.dumps(envelope))
+        assert words in caught.value.errors[0]["message"]

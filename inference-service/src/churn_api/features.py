@@ -76,12 +76,10 @@ class Encoder:
         validate_row: Callable[[Any], dict[str, Any] | list[dict[str, str]]],
         force: set[int] | None = None,
     ) -> tuple[np.ndarray, list[int], list[Sequence[str]], dict[int, list[dict[str, str]]]]:
-        """Validate and encode many rows column by column.
+        """Validate and encode many rows (dicts) column by column; see encode_columns.
 
-        Only values that the per-row pydantic model would accept unchanged take the vectorised
-        path (exact categories of the exact type, finite in-bound ints/floats, missing/null);
-        every other row (and those in `force`) goes through `validate_row`, which returns the
-        validated values or the row's errors. Returns
+        Rows that are not objects or carry unknown keys (and those in `force`) go through
+        `validate_row`, which returns the validated values or the row's errors. Returns
         (X of the valid rows, their input positions, their imputed fields, errors by position).
         """
         n = len(rows)
@@ -96,10 +94,26 @@ class Encoder:
             for i, r in enumerate(rows):
                 if type(r) is not dict or not allowed_keys.issuperset(r):
                     suspect[i] = True
+        return self.encode_columns(self._columns(safe), suspect, lambda k: validate_row(rows[k]))
+
+    def encode_columns(
+        self,
+        columns: Sequence[Sequence[Any]],
+        suspect: np.ndarray,
+        validate_row: Callable[[int], dict[str, Any] | list[dict[str, str]]],
+    ) -> tuple[np.ndarray, list[int], list[Sequence[str]], dict[int, list[dict[str, str]]]]:
+        """Encode one column per field (in field order) into rows.
+
+        Only values that the per-row pydantic model would accept unchanged take the vectorised
+        path (exact categories of the exact type, finite in-bound ints/floats, missing/null);
+        every other row, and those already `suspect`, goes through `validate_row(position)`.
+        """
+        n = len(suspect)
+        suspect = suspect.copy()
         # Built column by column, so column-major; made row-major once at the end.
         XT = np.zeros((self.width, n), dtype=np.float32)
         missing = np.zeros((len(self.field_names), n), dtype=bool)
-        for f, (name, column) in enumerate(zip(self.field_names, self._columns(safe), strict=True)):
+        for f, (name, column) in enumerate(zip(self.field_names, columns, strict=True)):
             spec = self.specs[name]
             cols = self.numeric.get(name)
             if cols is not None:
@@ -137,7 +151,7 @@ class Encoder:
             imputed[k] = [names[f] for f in np.flatnonzero(missing[:, k]).tolist()]
         errors: dict[int, list[dict[str, str]]] = {}
         for k in np.flatnonzero(suspect).tolist():
-            checked = validate_row(rows[k])
+            checked = validate_row(k)
             if isinstance(checked, list):
                 errors[k] = checked
                 continue
@@ -162,7 +176,7 @@ class Encoder:
 _NULL, _OTHER = -1, -2  # category codes of a missing value and of anything not a category
 
 
-def _category_codes(column: list[Any], categories: list[Any]) -> np.ndarray:
+def _category_codes(column: Sequence[Any], categories: list[Any]) -> np.ndarray:
     """Each value's category index, _NULL for None, _OTHER for anything else.
 
     Only values of a category's own type count: True or 1.0 for the category 1, or " DSL",
@@ -183,7 +197,7 @@ def _category_codes(column: list[Any], categories: list[Any]) -> np.ndarray:
 
 
 def _category_codes_checked(
-    column: list[Any], code_of: dict[Any, int], allowed: set[type]
+    column: Sequence[Any], code_of: dict[Any, int], allowed: set[type]
 ) -> np.ndarray:
     return np.fromiter(
         (code_of.get(v, _OTHER) if type(v) in allowed else _OTHER for v in column),
@@ -192,7 +206,9 @@ def _category_codes_checked(
     )
 
 
-def _numeric_column(column: list[Any], default: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _numeric_column(
+    column: Sequence[Any], default: Any
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """float64 values of a column, its nulls, and the values that are not plain ints/floats
     (those and the nulls hold the default in the values)."""
     n = len(column)

@@ -8,13 +8,14 @@ import json
 import logging
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import numpy as np
 import orjson
 import pydantic_core
@@ -28,6 +29,7 @@ from churn_api.schemas import (
     ID_MAX_LENGTH,
     InvalidRequestError,
     body_error,
+    build_batch_decoder,
     build_customer_model,
     format_errors,
 )
@@ -148,6 +150,7 @@ class LoadedModel:
         self.row_adapter: TypeAdapter[Any] = TypeAdapter(self.Customer)
         self.max_batch_rows = max_batch_rows
         self.allowed_keys = frozenset(self.known_fields)
+        self.batch_decoder = build_batch_decoder(self.contract, max_batch_rows)
         self._check_booster()
         self.walker = self._tree_walker()
         self.ref = {"name": meta.name, "version": meta.version, "alias": meta.alias}
@@ -284,21 +287,8 @@ class LoadedModel:
     def _score_batch(
         self, body: bytes | str, explain: bool, sort: str
     ) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
-        rows = self._batch_rows(body)
-        n = len(rows)
-        id_field = self.contract.id_field
-        ids = [r.get(id_field) if type(r) is dict else None for r in rows]
-        odd_ids: set[int] = set()
-        texts = [v for v in ids if v is not None]
-        if not set(map(type, texts)) <= {str} or max(map(len, texts), default=0) > ID_MAX_LENGTH:
-            odd_ids = {
-                k
-                for k, v in enumerate(ids)
-                if v is not None and (type(v) is not str or len(v) > ID_MAX_LENGTH)
-            }
-        X, positions, imputed, errors = self.encoder.encode_batch(
-            rows, self.allowed_keys, self._validate_row, force=odd_ids
-        )
+        raw, ids, X, positions, imputed, errors = self._encode_body(body)
+        n = len(ids)
         results: list[dict[str, Any] | None] = [None] * n
         for k, errs in errors.items():
             results[k] = {"row": k, "ok": False, "prediction": None, "errors": errs}
@@ -315,7 +305,7 @@ class LoadedModel:
             if explain:
                 per_field, _ = field_contributions(self.batch_booster, X, self.encoder)
                 reasons = [
-                    top_reasons(per_field[j], self._used_values(rows[k]), self.encoder.field_names)
+                    top_reasons(per_field[j], self._used_values(raw(k)), self.encoder.field_names)
                     for j, k in enumerate(positions)
                 ]
             ref, threshold, names = self.ref, self.threshold, self.band_names
@@ -360,6 +350,63 @@ class LoadedModel:
             "results": ordered,
         }
         return result, probs, band_index
+
+    def _encode_body(
+        self, body: bytes | str
+    ) -> tuple[
+        Callable[[int], Any],
+        list[Any],
+        np.ndarray,
+        list[int],
+        list[Sequence[str]],
+        dict[int, list[dict[str, str]]],
+    ]:
+        """(row k as sent, the ids, then Encoder.encode_columns' answer) for a batch body.
+
+        A clean body (what a client program sends) is decoded and checked in one strict
+        msgspec pass; any other goes through pydantic row by row so every problem is named.
+        """
+        try:
+            structs = self.batch_decoder.decode(body).customers
+        except msgspec.DecodeError:  # also its ValidationError
+            return self._encode_rows(self._batch_rows(body))
+        columns = list(zip(*map(msgspec.structs.astuple, structs), strict=True))
+        width = len(self.encoder.field_names)
+
+        def raw(k: int) -> dict[str, Any]:
+            return msgspec.structs.asdict(structs[k])
+
+        encoded = self.encoder.encode_columns(
+            columns[:width],
+            np.zeros(len(structs), dtype=bool),
+            lambda k: self._validate_row(raw(k)),
+        )
+        return (raw, list(columns[width]), *encoded)
+
+    def _encode_rows(
+        self, rows: list[Any]
+    ) -> tuple[
+        Callable[[int], Any],
+        list[Any],
+        np.ndarray,
+        list[int],
+        list[Sequence[str]],
+        dict[int, list[dict[str, str]]],
+    ]:
+        id_field = self.contract.id_field
+        ids = [r.get(id_field) if type(r) is dict else None for r in rows]
+        odd_ids: set[int] = set()
+        texts = [v for v in ids if v is not None]
+        if not set(map(type, texts)) <= {str} or max(map(len, texts), default=0) > ID_MAX_LENGTH:
+            odd_ids = {
+                k
+                for k, v in enumerate(ids)
+                if v is not None and (type(v) is not str or len(v) > ID_MAX_LENGTH)
+            }
+        encoded = self.encoder.encode_batch(
+            rows, self.allowed_keys, self._validate_row, force=odd_ids
+        )
+        return (rows.__getitem__, ids, *encoded)
 
     def _batch_rows(self, body: bytes | str) -> list[Any]:
         """The `customers` list of a batch body (the envelope is checked by hand: it is hot)."""
