@@ -136,7 +136,12 @@ def test_bad_query_parameters_are_422(secured_api: Any, tokens: dict[str, str]) 
         headers=_h(tokens["predict"]),
     )
     assert r.status_code == 422
-    assert r.json()["detail"][0]["field"] == "sort"
+    assert r.json()["detail"] == [
+        {"field": "sort", "message": "Input should be 'none', 'risk' or 'expected_value'"}
+    ]
+    # Authentication comes first: no token, no word on the parameters.
+    r = requests.post(secured_api.url + "/predict?explain=maybe", json={"tenure": 3})
+    assert r.status_code == 401
     # /predict reads `explain` by hand (speed); it must refuse and accept what FastAPI would.
     for value, status in (("maybe", 422), ("2", 422), ("", 422), ("YES", 200), ("0", 200)):
         r = requests.post(
@@ -395,16 +400,18 @@ def test_openapi_examples_work(secured_api: Any, tokens: dict[str, str]) -> None
         for method, operation in methods.items():
             expected = [{"bearer": []}] if (path, method) in secured else None
             assert operation.get("security") == expected, (path, method)
-    explain = spec["paths"]["/predict"]["post"]["parameters"]
-    assert explain == [
-        {
-            "name": "explain",
-            "in": "query",
-            "required": False,
-            "schema": {"type": "boolean", "default": False},
-            "description": "add the top 5 reasons",
-        }
+    flag = {"in": "query", "required": False, "schema": {"type": "boolean", "default": False}}
+    assert spec["paths"]["/predict"]["post"]["parameters"] == [
+        {"name": "explain", **flag, "description": "add the top 5 reasons"}
     ]
+    batch_params = spec["paths"]["/predict/batch"]["post"]["parameters"]
+    assert batch_params[0] == {
+        "name": "explain",
+        **flag,
+        "description": "add the top 5 reasons per row",
+    }
+    assert batch_params[1]["name"] == "sort"
+    assert batch_params[1]["schema"]["enum"] == ["none", "risk", "expected_value"]
     for path in ("/predict", "/predict/batch"):
         content = spec["paths"][path]["post"]["requestBody"]["content"]["application/json"]
         assert content["examples"]

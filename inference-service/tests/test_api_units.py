@@ -28,7 +28,7 @@ from churn_api.predictor import (
     gc_paused,
     load_model,
 )
-from churn_api.schemas import build_customer_model, parse_flag
+from churn_api.schemas import build_customer_model, parse_choice, parse_flag
 from churn_api.security import Authenticator, AuthError, mint_token
 from churn_api.trees import TreeWalker, UnsupportedModelError
 
@@ -362,7 +362,7 @@ def test_score_histogram_buckets_are_prometheus_cumulative() -> None:
     assert next(iter(single.collect())).samples == next(iter(batch.collect())).samples
 
 
-def test_boolean_query_flags_read_like_pydantic() -> None:
+def test_query_parameters_read_like_pydantic() -> None:
     for text in ("1", "true", "True", "t", "yes", "Y", "on", " TRUE "):
         assert parse_flag(text, "explain") is True
     for text in ("0", "false", "f", "no", "N", "off"):
@@ -372,6 +372,11 @@ def test_boolean_query_flags_read_like_pydantic() -> None:
         with pytest.raises(InvalidRequestError) as caught:
             parse_flag(text, "explain")
         assert caught.value.errors[0]["field"] == "explain"
+    assert parse_choice(None, "sort", ("none", "risk")) == "none"
+    assert parse_choice("risk", "sort", ("none", "risk")) == "risk"
+    with pytest.raises(InvalidRequestError) as caught:
+        parse_choice("Risk", "sort", ("none", "risk"))
+    assert caught.value.errors == [{"field": "sort", "message": "Input should be 'none' or 'risk'"}]
 
 
 def test_gc_pause_always_restores_collection() -> None:

@@ -13,6 +13,9 @@ from churn_api.contract import FeatureContract
 
 _BIG = 2**53
 
+# (X of the valid rows, their input positions, their imputed fields, errors by position)
+Encoded = tuple[np.ndarray, list[int], list[Sequence[str]], dict[int, list[dict[str, str]]]]
+
 
 class Encoder:
     """Field values -> the encoded row: numbers as is, categories one-hot (no dropped level)."""
@@ -75,7 +78,7 @@ class Encoder:
         allowed_keys: frozenset[str],
         validate_row: Callable[[Any], dict[str, Any] | list[dict[str, str]]],
         force: set[int] | None = None,
-    ) -> tuple[np.ndarray, list[int], list[Sequence[str]], dict[int, list[dict[str, str]]]]:
+    ) -> Encoded:
         """Validate and encode many rows (dicts) column by column; see encode_columns.
 
         Rows that are not objects or carry unknown keys (and those in `force`) go through
@@ -101,7 +104,7 @@ class Encoder:
         columns: Sequence[Sequence[Any]],
         suspect: np.ndarray,
         validate_row: Callable[[int], dict[str, Any] | list[dict[str, str]]],
-    ) -> tuple[np.ndarray, list[int], list[Sequence[str]], dict[int, list[dict[str, str]]]]:
+    ) -> Encoded:
         """Encode one column per field (in field order) into rows.
 
         Only values that the per-row pydantic model would accept unchanged take the vectorised

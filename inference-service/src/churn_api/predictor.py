@@ -8,7 +8,7 @@ import json
 import logging
 import math
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -24,7 +24,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from churn_api.contract import FeatureContract
 from churn_api.explain import field_contributions, top_reasons
-from churn_api.features import Encoder
+from churn_api.features import Encoded, Encoder
 from churn_api.schemas import (
     ID_MAX_LENGTH,
     InvalidRequestError,
@@ -36,6 +36,8 @@ from churn_api.schemas import (
 from churn_api.trees import TreeWalker, UnsupportedModelError
 
 GOLDEN_TOLERANCE = 1e-6
+# (row k as sent, the customer ids, then Encoder.encode_columns' answer)
+EncodedBody = tuple[Callable[[int], Any], list[Any], *Encoded]
 log = logging.getLogger("churn_api.model")
 _EPS = 1e-12
 
@@ -351,17 +353,8 @@ class LoadedModel:
         }
         return result, probs, band_index
 
-    def _encode_body(
-        self, body: bytes | str
-    ) -> tuple[
-        Callable[[int], Any],
-        list[Any],
-        np.ndarray,
-        list[int],
-        list[Sequence[str]],
-        dict[int, list[dict[str, str]]],
-    ]:
-        """(row k as sent, the ids, then Encoder.encode_columns' answer) for a batch body.
+    def _encode_body(self, body: bytes | str) -> EncodedBody:
+        """A batch body validated and encoded.
 
         A clean body (what a client program sends) is decoded and checked in one strict
         msgspec pass; any other goes through pydantic row by row so every problem is named.
@@ -383,16 +376,7 @@ class LoadedModel:
         )
         return (raw, list(columns[width]), *encoded)
 
-    def _encode_rows(
-        self, rows: list[Any]
-    ) -> tuple[
-        Callable[[int], Any],
-        list[Any],
-        np.ndarray,
-        list[int],
-        list[Sequence[str]],
-        dict[int, list[dict[str, str]]],
-    ]:
+    def _encode_rows(self, rows: list[Any]) -> EncodedBody:
         id_field = self.contract.id_field
         ids = [r.get(id_field) if type(r) is dict else None for r in rows]
         odd_ids: set[int] = set()

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any
 
 import pydantic_core
-from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi import APIRouter, HTTPException, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
@@ -19,9 +19,10 @@ from churn_api.schemas import (
     Prediction,
     Readiness,
     ReloadResponse,
+    parse_choice,
     parse_flag,
 )
-from churn_api.security import AuthError, Principal
+from churn_api.security import Authenticator, AuthError, Principal
 
 router = APIRouter()
 BEARER = {
@@ -41,12 +42,21 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+SORTS = ("none", "risk", "expected_value")
 _EXPLAIN = {
     "name": "explain",
     "in": "query",
     "required": False,
     "schema": {"type": "boolean", "default": False},
     "description": "add the top 5 reasons",
+}
+_EXPLAIN_ROWS = {**_EXPLAIN, "description": "add the top 5 reasons per row"}
+_SORT = {
+    "name": "sort",
+    "in": "query",
+    "required": False,
+    "schema": {"type": "string", "enum": list(SORTS), "default": "none"},
+    "description": "ok rows first, highest first; then failed rows in input order",
 }
 
 
@@ -70,12 +80,13 @@ def _json(data: Any, status: int = 200) -> Response:
 def authorize(request: Request, scope: str) -> Principal:
     """The caller if it holds `scope` (everyone when auth is off), else 401/403.
 
-    Called by the routes rather than declared with Depends: FastAPI's dependency solving costs
-    more than the rest of a single-row prediction. The bearer scheme is documented in OpenAPI by
-    main.openapi() for the routes tagged with `_SECURED`.
+    Called first by the secured routes rather than declared with Depends: FastAPI's dependency
+    solving costs more than the rest of a single-row prediction. OpenAPI documents the scheme
+    through each route's `_extra()` and main.openapi()'s securitySchemes.
     """
+    auth: Authenticator = request.app.state.auth
     try:
-        return request.app.state.auth.authorize(request.headers.get("authorization"), scope)  # type: ignore[no-any-return]
+        return auth.authorize(request.headers.get("authorization"), scope)
     except AuthError as exc:
         raise HTTPException(
             exc.status,
@@ -151,10 +162,10 @@ async def predict(
     request: Request,
 ) -> Response:
     """Score one customer; missing fields take the training default and are listed as imputed."""
-    # `explain` is read by hand (declared in _EXPLAIN): a FastAPI Query parameter costs as much
-    # as scoring the customer.
-    explain = parse_flag(request.query_params.get("explain"), "explain")
     authorize(request, "predict")
+    # Query parameters are read by hand too (declared in openapi_extra): a FastAPI Query
+    # parameter costs as much as scoring the customer.
+    explain = parse_flag(request.query_params.get("explain"), "explain")
     model = current_model(request)
     body = await request.body()
     result = model.score_one(model.validate_one(body), explain)
@@ -167,18 +178,13 @@ async def predict(
     response_model=BatchResponse,
     tags=["predict"],
     responses={k: _ERRORS[k] for k in (401, 403, 413, 422, 503)},
-    openapi_extra=_extra("BatchRequest"),
+    openapi_extra={**_extra("BatchRequest"), "parameters": [_EXPLAIN_ROWS, _SORT]},
 )
-async def predict_batch(
-    request: Request,
-    explain: Annotated[bool, Query(description="add the top 5 reasons per row")] = False,
-    sort: Annotated[
-        Literal["none", "risk", "expected_value"],
-        Query(description="ok rows first, highest first; then failed rows in input order"),
-    ] = "none",
-) -> Response:
+async def predict_batch(request: Request) -> Response:
     """Score up to 10,000 customers; invalid rows get their own errors without failing the rest."""
     authorize(request, "predict")
+    explain = parse_flag(request.query_params.get("explain"), "explain")
+    sort = parse_choice(request.query_params.get("sort"), "sort", SORTS)
     model = current_model(request)
     body = await request.body()
     # Off the event loop: a 10k-row batch must not stall single-row requests.

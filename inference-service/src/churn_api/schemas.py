@@ -187,6 +187,17 @@ def parse_flag(value: str | None, name: str) -> bool:
     )
 
 
+def parse_choice(value: str | None, name: str, choices: tuple[str, ...]) -> str:
+    """One of `choices` (the first when absent), as a Literal query parameter reads."""
+    if value is None:
+        return choices[0]
+    if value in choices:
+        return value
+    quoted = [f"'{c}'" for c in choices]
+    allowed = f"{', '.join(quoted[:-1])} or {quoted[-1]}" if len(quoted) > 1 else quoted[0]
+    raise InvalidRequestError(body_error(f"Input should be {allowed}", field=name))
+
+
 def body_error(message: str, field: str = "body") -> list[dict[str, str]]:
     """A single error entry for a body-level problem."""
     return [{"field": field, "message": message}]
