@@ -22,7 +22,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -41,13 +40,6 @@ BIN = Path(sys.executable).parent
 LUA = Path(__file__).with_suffix(".lua")
 SECRET = "bench-secret-bench-secret-bench-secret"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def free_port() -> int:
-    """An unused local port."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def tree_pids(pid: int) -> list[int]:
@@ -193,7 +185,7 @@ def wrk(server: Server, connections: int, duration: int, core: int, work: Path) 
     }
 
 
-def api_only_bin(work: Path) -> Path:
+def api_only_bin() -> Path:
     """bin/ of a virtualenv synced like the API image (`uv sync --package telco-churn-api`)."""
     venv = ROOT / ".cache" / "serve-bench-api-venv"
     uv = shutil.which("uv")
@@ -258,7 +250,9 @@ def floor_app(model_dir: str) -> Any:
     return app
 
 
-def batch_latency(model_dir: Path, records: list[dict[str, Any]], threads: int) -> dict[str, float]:
+def batch_latency(
+    model_dir: Path, records: list[dict[str, object]], threads: int
+) -> dict[str, float]:
     """In-process: 10,000-row body bytes -> validated, scored, serialised response bytes."""
     from churn_api.predictor import ModelMeta, load_model
 
@@ -275,24 +269,6 @@ def batch_latency(model_dir: Path, records: list[dict[str, Any]], threads: int) 
         assert out
     times = sorted(times[2:])
     return {"median_ms": statistics.median(times), "best_ms": times[0], "worst_ms": times[-1]}
-
-
-def load_records(csv_path: Path) -> list[dict[str, Any]]:
-    """Dataset rows as typed records (what a client posts)."""
-    import csv
-
-    rows = []
-    with csv_path.open(newline="") as handle:
-        for raw in csv.DictReader(handle):
-            row: dict[str, Any] = dict(raw)
-            row.pop("Churn", None)
-            row["tenure"] = int(raw["tenure"])
-            row["SeniorCitizen"] = int(raw["SeniorCitizen"])
-            row["MonthlyCharges"] = float(raw["MonthlyCharges"])
-            total = raw["TotalCharges"].strip()
-            row["TotalCharges"] = float(total) if total else None
-            rows.append(row)
-    return rows
 
 
 def main() -> None:
@@ -320,6 +296,10 @@ def main() -> None:
         return
     if not shutil.which("wrk"):
         sys.exit("wrk is missing: apt-get install -y wrk")
+    # The dev environment's test helpers (the floor above runs without them, in the API venv).
+    sys.path.insert(0, str(ROOT / "tests"))
+    from testkit import dataset_records, free_port
+
     cores = sorted(os.sched_getaffinity(0))
     client_core, server_core = cores[0], cores[-1]
     work = Path(tempfile.mkdtemp(prefix="serve-bench-"))
@@ -342,10 +322,10 @@ def main() -> None:
             check=True,
             capture_output=True,
         )
-    records = load_records(args.data)
+    records = dataset_records(args.data)
     one = json.dumps(records[0]).encode()
     print(f"model: {model_shape(model_dir)}", flush=True)
-    api_bin = api_only_bin(work)
+    api_bin = api_only_bin()
 
     token = subprocess.run(
         [str(BIN / "churn-api"), "token", "--scope", "predict"],

@@ -24,6 +24,25 @@ BIN = Path(sys.executable).parent
 TEST_TRIALS = "3"
 
 
+def dataset_records(csv_path: Path) -> list[dict[str, object]]:
+    """Every dataset row as a typed JSON-ready record, as a client posts it (no Churn; a blank
+    TotalCharges -> null)."""
+    import csv
+
+    rows: list[dict[str, object]] = []
+    with csv_path.open(newline="") as handle:
+        for raw in csv.DictReader(handle):
+            row: dict[str, object] = dict(raw)
+            row.pop("Churn", None)
+            row["tenure"] = int(raw["tenure"])
+            row["SeniorCitizen"] = int(raw["SeniorCitizen"])
+            row["MonthlyCharges"] = float(raw["MonthlyCharges"])
+            total = raw["TotalCharges"].strip()
+            row["TotalCharges"] = float(total) if total else None
+            rows.append(row)
+    return rows
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

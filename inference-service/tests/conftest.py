@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 import requests
+import testkit
 from testkit import free_port
 
 BIN = Path(sys.executable).parent
@@ -292,20 +293,7 @@ def jwt_secret() -> str:
 @pytest.fixture(scope="session")
 def dataset_records(dataset_csv: Path) -> list[dict[str, object]]:
     """Every dataset row as typed JSON-ready records (blank TotalCharges -> null)."""
-    import csv
-
-    rows: list[dict[str, object]] = []
-    with dataset_csv.open(newline="") as handle:
-        for raw in csv.DictReader(handle):
-            row: dict[str, object] = dict(raw)
-            row.pop("Churn", None)
-            row["tenure"] = int(raw["tenure"])
-            row["SeniorCitizen"] = int(raw["SeniorCitizen"])
-            row["MonthlyCharges"] = float(raw["MonthlyCharges"])
-            total = raw["TotalCharges"].strip()
-            row["TotalCharges"] = float(total) if total else None
-            rows.append(row)
-    return rows
+    return testkit.dataset_records(dataset_csv)
 
 
 @pytest.fixture
