@@ -62,9 +62,14 @@ def model_info() -> ModelInfo:
     return info
 
 
-def last_model_info() -> ModelInfo | None:
-    """The model info fetched earlier in this session, if any."""
-    return st.session_state.get(MODEL_INFO_KEY)
+def model_info_or_last(doing: str) -> ModelInfo | None:
+    """`GET /model`; if the API fails, the error is shown (as failing to `doing`) and the answer
+    fetched earlier in this session, if any, stands in."""
+    try:
+        return model_info()
+    except ApiError as exc:
+        show_error(exc, doing)
+        return st.session_state.get(MODEL_INFO_KEY)
 
 
 def render_status() -> None:

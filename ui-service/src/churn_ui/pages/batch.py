@@ -20,7 +20,7 @@ from churn_ui.batch import (
 )
 from churn_ui.charts import at_risk_by, risk_distribution
 from churn_ui.client import ApiError, ModelInfo
-from churn_ui.common import client, last_model_info, model_info, render_status, settings, show_error
+from churn_ui.common import client, model_info_or_last, render_status, settings, show_error
 from churn_ui.wording import band_text, money
 
 UPLOAD_KEY = "batch_upload"
@@ -175,13 +175,9 @@ def main() -> None:
         "Upload a CSV of customers. Every row is scored; rows the service rejects are listed "
         "with the reason and kept, marked, in the download."
     )
-    try:
-        info = model_info()
-    except ApiError as exc:
-        show_error(exc, "reach the scoring service")
-        info = last_model_info()
-        if info is None:
-            return
+    info = model_info_or_last("reach the scoring service")
+    if info is None:
+        return
     upload = _upload()
     if upload is not None:
         _score(info, *upload)

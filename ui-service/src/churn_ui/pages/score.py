@@ -8,7 +8,7 @@ import streamlit as st
 
 from churn_ui.charts import gauge, reasons_chart
 from churn_ui.client import ApiError, FieldSpec, ModelInfo, Prediction, Scalar
-from churn_ui.common import client, last_model_info, model_info, render_status, show_error
+from churn_ui.common import client, model_info_or_last, render_status, show_error
 from churn_ui.wording import (
     band_text,
     decision_text,
@@ -190,14 +190,10 @@ def main() -> None:
     render_status()
     st.title("Score a customer")
     st.caption("Fill in what you know about the customer and press **Score this customer**.")
-    try:
-        info = model_info()
-    except ApiError as exc:
-        show_error(exc, "load the form from the scoring service")
-        info = last_model_info()
-        if info is None:
-            st.button("Try again")
-            return
+    info = model_info_or_last("load the form from the scoring service")
+    if info is None:
+        st.button("Try again")
+        return
     customer = _form(info)
     if customer is not None:
         try:
