@@ -18,16 +18,26 @@ _STANDARD = set(vars(logging.makeLogRecord({}))) | {
 }
 
 
+def _head(when: datetime, level: str, logger: str, msg: str) -> dict[str, Any]:
+    """The first keys of every log line."""
+    return {
+        "ts": when.isoformat(timespec="milliseconds"),
+        "level": level,
+        "logger": logger,
+        "msg": msg,
+    }
+
+
 class JsonFormatter(logging.Formatter):
     """Renders a record and its `extra` fields as one JSON line."""
 
     def format(self, record: logging.LogRecord) -> str:
-        out = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
+        out = _head(
+            datetime.fromtimestamp(record.created, UTC),
+            record.levelname.lower(),
+            record.name,
+            record.getMessage(),
+        )
         for key, value in record.__dict__.items():
             if key not in _STANDARD:
                 out[key] = value
@@ -51,13 +61,7 @@ class RequestLog:
         """Write one `request` line with `fields` if the logger is enabled for INFO."""
         if self.logger.disabled or not self.logger.isEnabledFor(logging.INFO):
             return
-        line = {
-            "ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
-            "level": "info",
-            "logger": self.name,
-            "msg": "request",
-            **fields,
-        }
+        line = {**_head(datetime.now(UTC), "info", self.name, "request"), **fields}
         sys.stdout.write(pydantic_core.to_json(line, fallback=str).decode() + "\n")
 
 

@@ -20,7 +20,7 @@ import numpy as np
 import orjson
 import pydantic_core
 import xgboost as xgb
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from churn_api.contract import FeatureContract
 from churn_api.explain import field_contributions, top_reasons
@@ -149,7 +149,6 @@ class LoadedModel:
         self.ev_cost = t.offer_cost
         self.Customer: type[BaseModel] = build_customer_model(self.contract)
         self.known_fields = list(self.Customer.model_fields)
-        self.row_adapter: TypeAdapter[Any] = TypeAdapter(self.Customer)
         self.max_batch_rows = max_batch_rows
         self.allowed_keys = frozenset(self.known_fields)
         self.batch_decoder = build_batch_decoder(self.contract, max_batch_rows)
@@ -214,8 +213,10 @@ class LoadedModel:
     def probability_one(self, X: np.ndarray) -> float:
         """The calibrated probability of one encoded row, without numpy's per-call overheads."""
         if self.walker is None:
-            return float(self.probabilities(X)[0])
-        return self.calibrate.one(self.walker.predict_one(X[0]))
+            raw = float(self.booster.inplace_predict(X, validate_features=False)[0])
+        else:
+            raw = self.walker.predict_one(X[0])
+        return self.calibrate.one(raw)
 
     def band_index(self, p: np.ndarray) -> np.ndarray:
         """Index of the first band whose upper exceeds p (the last band includes 1.0)."""
