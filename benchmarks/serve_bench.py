@@ -297,7 +297,7 @@ def main() -> None:
     if not shutil.which("wrk"):
         sys.exit("wrk is missing: apt-get install -y wrk")
     # The dev environment's test helpers (the floor above runs without them, in the API venv).
-    sys.path.insert(0, str(ROOT / "tests"))
+    sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "scripts")]
     from testkit import dataset_records, free_port
 
     cores = sorted(os.sched_getaffinity(0))

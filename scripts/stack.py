@@ -17,7 +17,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import requests
@@ -62,18 +62,25 @@ class Stack:
         self.children.clear()
 
 
-def wait_http(url: str, stack: Stack, timeout: float = 180.0) -> None:
-    """Poll an HTTP endpoint until it answers 200, failing early if a child died."""
+def wait_http(
+    url: str, alive: Callable[[], None] | None = None, timeout: float = 180.0, every: float = 0.3
+) -> None:
+    """Poll an HTTP endpoint until it answers 200; `alive` raises early if the server died.
+
+    The one polling loop of the repository: the launcher passes `Stack.check`, the tests
+    (tests/testkit.py) a check on their own process.
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        stack.check()
+        if alive is not None:
+            alive()
         try:
             if requests.get(url, timeout=2).status_code == 200:
                 return
         except requests.RequestException:
             pass
-        time.sleep(0.5)
-    raise TimeoutError(f"{url} did not answer within {timeout:.0f} s")
+        time.sleep(every)
+    raise TimeoutError(f"{url} did not answer 200 within {timeout:.0f} s")
 
 
 def start_mlflow(stack: Stack, host: str, port: int, state: Path) -> str:
@@ -97,7 +104,7 @@ def start_mlflow(stack: Stack, host: str, port: int, state: Path) -> str:
         ],
     )
     uri = f"http://{host}:{port}"
-    wait_http(f"{uri}/health", stack)
+    wait_http(f"{uri}/health", stack.check)
     print(f"stack: MLflow at {uri}", flush=True)
     return uri
 
@@ -128,14 +135,14 @@ def serve(stack: Stack, tracking_uri: str, args: argparse.Namespace) -> None:
         [str(BIN / "churn-api")],
         {"MLFLOW_TRACKING_URI": tracking_uri, "HOST": args.host, "PORT": str(args.api_port)},
     )
-    wait_http(f"{api}/health/ready", stack)
+    wait_http(f"{api}/health/ready", stack.check)
     stack.start(
         "ui",
         [str(BIN / "churn-ui")],
         {"API_BASE_URL": api, "HOST": args.host, "PORT": str(args.ui_port)},
     )
     ui = f"http://{args.host}:{args.ui_port}/ui"
-    wait_http(f"{ui}/_stcore/health", stack)
+    wait_http(f"{ui}/_stcore/health", stack.check)
     print(
         "\nstack: ready\n"
         f"  API      {api}/docs  (POST {api}/predict)\n"
@@ -173,6 +180,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     def on_signal(signum: int, _frame: object) -> None:
         raise KeyboardInterrupt
 
+    # Installed explicitly for SIGINT too: a launcher started in the background by a
+    # non-interactive shell inherits SIGINT ignored, and Python then installs no
+    # KeyboardInterrupt handler, so Ctrl-C (or `kill -INT`) would do nothing.
+    signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
         tracking_uri = os.environ.get("MLFLOW_TRACKING_URI") or start_mlflow(

@@ -11,12 +11,11 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import requests
+import stack  # scripts/stack.py: the launcher's helpers
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -50,19 +49,22 @@ def free_port() -> int:
 
 
 def wait_http(url: str, process: subprocess.Popen | None = None, timeout: float = 120) -> None:
-    """Poll until the URL answers 200; fail fast with the server's output if it died."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    """Poll until the URL answers 200 (stack.wait_http); fail fast if `process` died."""
+
+    def alive() -> None:
         if process is not None and process.poll() is not None:
-            output = process.stdout.read().decode(errors="replace") if process.stdout else ""
-            raise RuntimeError(f"server exited with {process.returncode}:\n{output[-4000:]}")
-        try:
-            if requests.get(url, timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.3)
-    raise TimeoutError(f"{url} not ready after {timeout} s")
+            raise RuntimeError(f"{url}: the server exited with {process.returncode}")
+
+    stack.wait_http(url, alive, timeout=timeout)
+
+
+def default_sigint() -> None:
+    """`preexec_fn` for a child that must see Ctrl-C as a terminal user would.
+
+    A background job of a non-interactive shell (CI's `bash .ci/run &`) inherits SIGINT ignored,
+    and so would every process the tests start.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def stop_process(process: subprocess.Popen) -> None:

@@ -28,7 +28,7 @@ from e2e_helpers import (
     still_running,
     wait_until,
 )
-from testkit import ROOT, TEST_TRIALS, free_port
+from testkit import ROOT, TEST_TRIALS, default_sigint, free_port
 
 # The first start trains (a short search) before serving.
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1200)]
@@ -82,6 +82,7 @@ def start_stack(state: Path, log: Path) -> RunningStack:
         text=True,
         cwd=ROOT,
         env=clean_env(PYTHONUNBUFFERED="1"),
+        preexec_fn=default_sigint,
     )
     stack = RunningStack(
         process,
