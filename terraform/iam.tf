@@ -26,8 +26,8 @@ resource "aws_iam_role" "ui_task" {
   assume_role_policy = data.aws_iam_policy_document.assume_ecs_tasks.json
 }
 
-# The trainer talks to MLflow over HTTP only (artifacts are proxied by the server), so its
-# role has no permissions.
+# The trainer talks to MLflow over HTTP only (artifacts are proxied by the server); its one
+# permission is signing model bundles with its KMS key (signing.tf).
 resource "aws_iam_role" "trainer_task" {
   name_prefix        = "${var.project}-trainer-task-"
   assume_role_policy = data.aws_iam_policy_document.assume_ecs_tasks.json

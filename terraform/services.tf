@@ -22,6 +22,8 @@ module "api" {
     MODEL_NAME            = var.model_name
     MODEL_ALIAS           = var.model_alias
     MODEL_REFRESH_SECONDS = tostring(var.model_refresh_seconds)
+    # Only bundles signed by the trainer's KMS key are served (signing.tf).
+    MODEL_PUBLIC_KEYS = data.aws_kms_public_key.model_signing.public_key_pem
   }
   secrets = {
     JWT_SECRET = aws_secretsmanager_secret.jwt.arn

@@ -17,7 +17,10 @@ module "trainer" {
   task_role_arn      = aws_iam_role.trainer_task.arn
 
   environment = merge(
-    { MLFLOW_TRACKING_URI = local.mlflow_tracking_uri },
+    {
+      MLFLOW_TRACKING_URI      = local.mlflow_tracking_uri
+      MODEL_SIGNING_KMS_KEY_ID = aws_kms_key.model_signing.arn # signing.tf
+    },
     var.trainer_data_source == "" ? {} : { DATA_SOURCE = var.trainer_data_source },
   )
   stop_timeout       = 120 # Lets an interrupted run be marked as failed in MLflow.

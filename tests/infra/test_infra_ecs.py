@@ -115,6 +115,7 @@ def test_api_environment_matches_the_contract(root: Module) -> None:
         "MODEL_NAME",
         "MODEL_ALIAS",
         "MODEL_REFRESH_SECONDS",
+        "MODEL_PUBLIC_KEYS",
     }
     assert root.default("model_name") == "telco-churn"
     assert root.default("model_alias") == "champion"
