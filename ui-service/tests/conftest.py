@@ -1,4 +1,5 @@
-"""UI test fixtures: extra live `churn-api` processes (secured, never ready) and helpers.
+"""UI test fixtures: a fake HTTP transport and a small schema for unit tests; extra live
+`churn-api` processes (secured, never ready) for integration tests.
 
 The plain live API (`api_server`, auth off, real trained model) comes from the root conftest.
 """
@@ -19,13 +20,69 @@ import pytest
 import requests
 from testkit import free_port, stop_process
 
-from churn_ui.client import ChurnApiClient
+from churn_ui.api.client import ChurnApiClient
+from churn_ui.api.models import ModelInfo
+
+# The helpers live next to this file under a name no other package uses.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from ui_fakes import FAKE_URL, FakeTransport
 
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "ui-tests-secret-0123456789abcdef0123456789"
 # Small enough that a few dozen customers exceed it, so 413 handling is exercised for real.
 SMALL_BODY_BYTES = 4096
+
+
+@pytest.fixture
+def transport() -> FakeTransport:
+    """An empty fake transport; tests queue its answers."""
+    return FakeTransport()
+
+
+@pytest.fixture
+def fake_client(transport: FakeTransport) -> ChurnApiClient:
+    """A client whose every request goes to `transport` (no socket is opened)."""
+    session = requests.Session()
+    session.mount("http://", transport)
+    return ChurnApiClient(FAKE_URL, session=session, retry_backoff=0.0)
+
+
+@pytest.fixture(scope="session")
+def small_info() -> ModelInfo:
+    """A `GET /model` answer with four fields, shaped like the real one."""
+    return ModelInfo.model_validate(
+        {
+            "name": "telco-churn",
+            "version": "7",
+            "threshold": {"value": 0.4, "strategy": "expected_value"},
+            "risk_bands": [
+                {"name": "low", "upper": 0.3},
+                {"name": "medium", "upper": 0.6},
+                {"name": "high", "upper": 1.0},
+            ],
+            "input_schema": {
+                "id_field": "customerID",
+                "fields": [
+                    {"name": "tenure", "kind": "numeric", "dtype": "integer", "minimum": 0},
+                    {"name": "MonthlyCharges", "kind": "numeric", "dtype": "number"},
+                    {
+                        "name": "SeniorCitizen",
+                        "kind": "categorical",
+                        "dtype": "integer",
+                        "categories": [0, 1],
+                    },
+                    {
+                        "name": "Contract",
+                        "kind": "categorical",
+                        "dtype": "string",
+                        "categories": ["Month-to-month", "One year", "Two year"],
+                    },
+                ],
+            },
+        }
+    )
 
 
 @dataclass
@@ -166,6 +223,12 @@ def api(api_server: str) -> Iterator[ChurnApiClient]:
     client = ChurnApiClient(api_server, timeout=60)
     yield client
     client.close()
+
+
+@pytest.fixture(scope="session")
+def live_info(api_server: str) -> ModelInfo:
+    """`GET /model` of the plain live API."""
+    return ChurnApiClient(api_server).model_info()
 
 
 @pytest.fixture(scope="session")

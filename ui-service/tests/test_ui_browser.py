@@ -19,7 +19,7 @@ import pytest
 import requests
 from testkit import free_port, start_process, stop_process, wait_http
 
-from churn_ui.client import ChurnApiClient
+from churn_ui.api.client import ChurnApiClient
 
 pytestmark = pytest.mark.e2e
 

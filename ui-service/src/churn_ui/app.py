@@ -1,4 +1,5 @@
-"""Streamlit entry point: page setup and navigation (each page starts with the status line)."""
+"""Streamlit entry point, the frame of every page: page setup, navigation, the status line and
+the net for API errors a page did not expect. The pages themselves live in `app_pages/`."""
 
 from __future__ import annotations
 
@@ -6,10 +7,12 @@ from pathlib import Path
 
 import streamlit as st
 
-from churn_ui.client import ApiError
-from churn_ui.common import show_error
+from churn_ui.api.errors import ApiError
+from churn_ui.error_display import show_error
+from churn_ui.status_line import render_status
 
-PAGES = Path(__file__).parent / "pages"
+# Not `pages/`: Streamlit would auto-discover that folder next to the entry file.
+PAGES = Path(__file__).parent / "app_pages"
 
 st.set_page_config(page_title="Churn console", page_icon=":material/trending_down:", layout="wide")
 
@@ -25,6 +28,7 @@ navigation = st.navigation(
         st.Page(PAGES / "model.py", title="Model", icon=":material/info:"),
     ]
 )
+render_status()
 try:
     navigation.run()
 except ApiError as exc:

@@ -7,7 +7,7 @@ import math
 import altair as alt
 import pandas as pd
 
-from churn_ui.client import Reason, RiskBand
+from churn_ui.api.models import Reason, RiskBand
 from churn_ui.wording import (
     BAND_COLORS,
     LOWERS_COLOR,

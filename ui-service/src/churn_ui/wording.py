@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from churn_ui.client import FieldSpec, Reason, Scalar
+from churn_ui.api.models import FieldSpec, Reason, Scalar
 
 # Known dataset columns get friendly labels; a field the UI has never seen falls back to its
 # name split into words, so a new model field still renders sensibly.

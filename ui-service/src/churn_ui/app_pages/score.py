@@ -6,9 +6,11 @@ from typing import Any
 
 import streamlit as st
 
+from churn_ui.api.errors import ApiError
+from churn_ui.api.models import FieldSpec, ModelInfo, Prediction, Scalar
 from churn_ui.charts import gauge, reasons_chart
-from churn_ui.client import ApiError, FieldSpec, ModelInfo, Prediction, Scalar
-from churn_ui.common import client, model_info_or_last, render_status, show_error
+from churn_ui.connection import client, model_info_or_last
+from churn_ui.error_display import show_error
 from churn_ui.wording import (
     band_text,
     decision_text,
@@ -187,7 +189,6 @@ def _what_if(info: ModelInfo, customer: dict[str, Scalar], current: Prediction) 
 
 def main() -> None:
     """Render the page."""
-    render_status()
     st.title("Score a customer")
     st.caption("Fill in what you know about the customer and press **Score this customer**.")
     info = model_info_or_last("load the form from the scoring service")

@@ -7,8 +7,10 @@ from datetime import datetime
 import pandas as pd
 import streamlit as st
 
-from churn_ui.client import ApiError, ModelInfo
-from churn_ui.common import model_info, render_status, show_error
+from churn_ui.api.errors import ApiError
+from churn_ui.api.models import ModelInfo
+from churn_ui.connection import model_info
+from churn_ui.error_display import show_error
 from churn_ui.wording import band_text, money, pct
 
 
@@ -130,7 +132,6 @@ def _threshold(info: ModelInfo) -> None:
 
 def main() -> None:
     """Render the page."""
-    render_status()
     st.title("About the model")
     try:
         info = model_info()

@@ -1,4 +1,4 @@
-"""Batch scoring functions: CSV parsing and column checks, then scoring against the live API."""
+"""Batch scoring in chunks against the live API: ranks, extras kept, rejected rows, 413 splits."""
 
 from __future__ import annotations
 
@@ -7,82 +7,23 @@ import io
 import pandas as pd
 import pytest
 
-from churn_ui.batch import (
-    CsvError,
-    check_columns,
-    ranked_view,
-    read_csv,
-    score_frame,
-    to_record,
-)
-from churn_ui.client import ChurnApiClient, ModelInfo, TokenSource
+from churn_ui.api.client import ChurnApiClient
+from churn_ui.api.models import ModelInfo
+from churn_ui.api.tokens import TokenSource
+from churn_ui.batch_csv import CsvError, read_csv, to_record
+from churn_ui.batch_scoring import ranked_view, score_frame
+
+pytestmark = pytest.mark.integration
 
 SECRET = "ui-tests-secret-0123456789abcdef0123456789"  # same as conftest.SECRET
-
-
-@pytest.fixture(scope="module")
-def info(api_server: str) -> ModelInfo:
-    return ChurnApiClient(api_server).model_info()
 
 
 def _csv(lines: list[str]) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def test_ui_read_csv_rejects_unusable_files() -> None:
-    with pytest.raises(CsvError, match="empty"):
-        read_csv(b"  \n")
-    with pytest.raises(CsvError, match="no customer rows"):
-        read_csv(b"customerID,tenure\n")
-    with pytest.raises(CsvError, match="repeated columns: tenure"):
-        read_csv(b"tenure,tenure\n1,2\n")
-    with pytest.raises(CsvError, match="not UTF-8"):
-        read_csv("tenure,gender\n1,Fémale\n".encode("utf-16"))
-
-
-def test_ui_read_csv_keeps_text_as_is() -> None:
-    frame = read_csv(b"\xef\xbb\xbfcustomerID , TotalCharges\n0042-AB, \n")
-    assert list(frame.columns) == ["customerID", "TotalCharges"]
-    assert frame.iloc[0].tolist() == ["0042-AB", " "]
-
-
-@pytest.mark.integration
-def test_ui_check_columns_names_missing_and_unknown(
-    info: ModelInfo, sample_rows: list[str]
-) -> None:
-    header = sample_rows[0].split(",")
-    renamed = ["Contarct" if c == "Contract" else c for c in header if c != "tenure"]
-    check = check_columns([*renamed, "Region"], info)
-    assert not check.ok
-    assert check.missing == ["tenure", "Contract"]
-    assert check.suggestions == {"Contarct": "Contract"}
-    problem = check.problem() or ""
-    assert "missing these columns the model needs: Months as a customer (tenure), Contract" in (
-        problem
-    )
-    assert "Contarct (did you mean Contract?)" in problem and "Region" in problem
-
-    fine = check_columns([*header, "Region"], info)
-    assert fine.ok and fine.problem() is None
-    assert fine.extra == ["Region"]  # Churn is the label column: kept, not "unknown"
-    assert "Region" in (fine.note() or "")
-
-
-@pytest.mark.integration
-def test_ui_to_record_parses_numbers_and_leaves_bad_text_to_the_api(info: ModelInfo) -> None:
-    raw = {f.name: "" for f in info.fields}
-    raw |= {"customerID": " 7 ", "tenure": "12", "SeniorCitizen": "1", "MonthlyCharges": "abc"}
-    record = to_record(raw, info.fields, "customerID")
-    assert record["customerID"] == "7"
-    assert record["tenure"] == 12 and isinstance(record["tenure"], int)
-    assert record["SeniorCitizen"] == 1
-    assert record["MonthlyCharges"] == "abc"
-    assert record["TotalCharges"] is None and record["Contract"] is None
-
-
-@pytest.mark.integration
 def test_ui_score_frame_ranks_keeps_extras_and_marks_rejected(
-    api: ChurnApiClient, info: ModelInfo, sample_rows: list[str]
+    api: ChurnApiClient, live_info: ModelInfo, sample_rows: list[str]
 ) -> None:
     header = sample_rows[0] + ",Region"
     rows = [line + ",north" for line in sample_rows[1:21]]
@@ -98,7 +39,7 @@ def test_ui_score_frame_ranks_keeps_extras_and_marks_rejected(
     seen: list[tuple[int, int]] = []
 
     result = score_frame(
-        api, frame, info, chunk_rows=6, on_progress=lambda d, t: seen.append((d, t))
+        api, frame, live_info, chunk_rows=6, on_progress=lambda d, t: seen.append((d, t))
     )
 
     assert seen == [(0, 20), (6, 20), (12, 20), (18, 20), (20, 20)]
@@ -119,9 +60,11 @@ def test_ui_score_frame_ranks_keeps_extras_and_marks_rejected(
     assert scored["top_reason"].str.contains("the risk").all()
     # Each probability is what the API says for that customer alone.
     first = frame[frame["customerID"] == scored.iloc[0]["customerID"]].iloc[0].to_dict()
-    alone = api.predict(to_record(first, info.fields, "customerID"), explain=False)
+    alone = api.predict(to_record(first, live_info.fields, "customerID"), explain=False)
     assert scored.iloc[0]["churn_probability"] == pytest.approx(alone.churn_probability, abs=1e-4)
-    assert scored["recommend_offer"].tolist() == [p >= info.threshold.value for p in probabilities]
+    assert scored["recommend_offer"].tolist() == [
+        p >= live_info.threshold.value for p in probabilities
+    ]
 
     download = pd.read_csv(io.BytesIO(result.to_csv()), dtype=str, keep_default_na=False)
     assert len(download) == 20
@@ -135,16 +78,14 @@ def test_ui_score_frame_ranks_keeps_extras_and_marks_rejected(
     assert offers["recommend_offer"].all()
 
 
-@pytest.mark.integration
 def test_ui_score_frame_refuses_wrong_columns(
-    api: ChurnApiClient, info: ModelInfo, sample_rows: list[str]
+    api: ChurnApiClient, live_info: ModelInfo, sample_rows: list[str]
 ) -> None:
     frame = read_csv(_csv([line.replace("Contract", "Contarct") for line in sample_rows[:3]]))
     with pytest.raises(CsvError, match="Contarct \\(did you mean Contract\\?\\)"):
-        score_frame(api, frame, info)
+        score_frame(api, frame, live_info)
 
 
-@pytest.mark.integration
 def test_ui_score_frame_splits_chunks_the_api_finds_too_large(
     secured_api: str, sample_rows: list[str]
 ) -> None:

@@ -7,20 +7,16 @@ Test hook: the page scores whatever is in `st.session_state["batch_upload"]`, a
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
-from churn_ui.batch import (
-    ROW_COLUMN,
-    CsvError,
-    ScoredBatch,
-    check_columns,
-    ranked_view,
-    read_csv,
-    score_frame,
-)
+from churn_ui.api.errors import ApiError
+from churn_ui.api.models import ModelInfo
+from churn_ui.batch_csv import ROW_COLUMN, CsvError, check_columns, read_csv
+from churn_ui.batch_scoring import ScoredBatch, ranked_view, score_frame
 from churn_ui.charts import at_risk_by, risk_distribution
-from churn_ui.client import ApiError, ModelInfo
-from churn_ui.common import client, model_info_or_last, render_status, settings, show_error
+from churn_ui.connection import client, model_info_or_last, settings
+from churn_ui.error_display import show_error
 from churn_ui.wording import band_text, money
 
 UPLOAD_KEY = "batch_upload"
@@ -123,7 +119,7 @@ def _results(info: ModelInfo, name: str, result: ScoredBatch) -> None:
     )
 
 
-def _ranked(info: ModelInfo, scored, result: ScoredBatch) -> None:
+def _ranked(info: ModelInfo, scored: pd.DataFrame, result: ScoredBatch) -> None:
     st.subheader("Customers ranked by churn risk")
     filters = st.columns(4)
     bands = [b.name for b in info.risk_bands]
@@ -169,7 +165,6 @@ def _ranked(info: ModelInfo, scored, result: ScoredBatch) -> None:
 
 def main() -> None:
     """Render the page."""
-    render_status()
     st.title("Batch scoring")
     st.caption(
         "Upload a CSV of customers. Every row is scored; rows the service rejects are listed "

@@ -1,4 +1,4 @@
-"""Every page through Streamlit's AppTest, against live `churn-api` processes (no mock API)."""
+"""Every page (`app_pages/`) through Streamlit's AppTest, against live `churn-api` processes."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import churn_ui
-from churn_ui.client import ChurnApiClient
+from churn_ui.api.client import ChurnApiClient
 
 pytestmark = pytest.mark.integration
 
@@ -161,7 +161,7 @@ def test_ui_batch_page_ranks_and_lists_rejected_rows(
     data = ("\n".join([header, *rows]) + "\n").encode()
 
     at = _app(monkeypatch, api_server, BATCH_CHUNK_ROWS="5").run()
-    at.switch_page("pages/batch.py").run()
+    at.switch_page("app_pages/batch.py").run()
     assert not at.exception
     at.session_state["batch_upload"] = ("customers.csv", data)  # the documented test hook
     at.run()
@@ -191,7 +191,7 @@ def test_ui_batch_page_names_wrong_columns(
 ) -> None:
     data = ("\n".join(sample_rows[:4]).replace("PaymentMethod", "Payment") + "\n").encode()
     at = _app(monkeypatch, api_server).run()
-    at.switch_page("pages/batch.py").run()
+    at.switch_page("app_pages/batch.py").run()
     at.session_state["batch_upload"] = ("wrong.csv", data)
     at.run()
     assert not at.exception
@@ -206,11 +206,12 @@ def test_ui_model_page_shows_version_and_threshold(
 ) -> None:
     info = ChurnApiClient(api_server).model_info()
     at = _app(monkeypatch, api_server).run()
-    at.switch_page("pages/model.py").run()
+    at.switch_page("app_pages/model.py").run()
     assert not at.exception
     text = _texts(at)
     assert f"**Model version:** {info.version}" in text
-    assert f"model version **{info.version}**" in text  # the status line
+    assert f"model version **{info.version}**" in text  # the status line, drawn by the frame
+    assert text.count("Scoring service reachable") == 1
     assert f"**{info.threshold.value * 100:.1f}%** or more" in text
     assert "earn the most money" in text
     table = _table(at, "What it means")
@@ -221,6 +222,6 @@ def test_ui_model_page_when_the_api_is_down(
     monkeypatch: pytest.MonkeyPatch, closed_port_url: str
 ) -> None:
     at = _app(monkeypatch, closed_port_url, CONNECT_RETRIES="0").run()
-    at.switch_page("pages/model.py").run()
+    at.switch_page("app_pages/model.py").run()
     assert not at.exception
     assert "Could not load the model details" in _texts(at)

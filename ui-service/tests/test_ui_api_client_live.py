@@ -7,7 +7,8 @@ import time
 import jwt
 import pytest
 
-from churn_ui.client import (
+from churn_ui.api.client import ChurnApiClient
+from churn_ui.api.errors import (
     ApiForbiddenError,
     ApiInvalidInputError,
     ApiNotReadyError,
@@ -15,9 +16,8 @@ from churn_ui.client import (
     ApiTimeoutError,
     ApiUnauthorizedError,
     ApiUnreachableError,
-    ChurnApiClient,
-    TokenSource,
 )
+from churn_ui.api.tokens import TokenSource
 from churn_ui.settings import UISettings
 
 pytestmark = pytest.mark.integration

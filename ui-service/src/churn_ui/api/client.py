@@ -1,0 +1,183 @@
+"""`ChurnApiClient`: calls the churn inference API over HTTP (docs/api.md).
+
+Timeouts on every call, retries on connection errors only, answers parsed into `models` and
+failures raised as `errors` with messages written for a business user.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any, Literal, TypeVar
+
+import requests
+from pydantic import BaseModel, ValidationError
+
+from churn_ui.api.errors import (
+    ApiError,
+    ApiProtocolError,
+    ApiTimeoutError,
+    ApiUnreachableError,
+    error_for,
+    field_errors,
+)
+from churn_ui.api.models import BatchResult, Customer, ModelInfo, Prediction, Readiness
+from churn_ui.api.tokens import TokenSource
+from churn_ui.settings import UISettings
+
+log = logging.getLogger("churn_ui.client")
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class ChurnApiClient:
+    """Calls the inference API with timeouts, retries on connection errors and typed errors."""
+
+    def __init__(
+        self,
+        base_url: str,
+        tokens: TokenSource | None = None,
+        timeout: float = 15.0,
+        connect_timeout: float = 3.0,
+        connect_retries: int = 2,
+        retry_backoff: float = 0.3,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.tokens = tokens or TokenSource()
+        self.timeout = timeout
+        self.connect_timeout = connect_timeout
+        self.connect_retries = connect_retries
+        self.retry_backoff = retry_backoff
+        # `session` lets tests mount a fake transport; by default one pooled session per client.
+        self._session = session or requests.Session()
+        self._session.headers["User-Agent"] = "churn-ui/0.1"
+
+    @classmethod
+    def from_settings(cls, settings: UISettings) -> ChurnApiClient:
+        """A client configured from the UI settings."""
+        return cls(
+            settings.api_base_url,
+            TokenSource(
+                settings.api_token.get_secret_value() if settings.api_token else None,
+                settings.api_jwt_secret.get_secret_value() if settings.api_jwt_secret else None,
+                settings.api_token_ttl_seconds,
+                settings.api_token_subject,
+            ),
+            timeout=settings.request_timeout,
+            connect_timeout=settings.connect_timeout,
+            connect_retries=settings.connect_retries,
+        )
+
+    def close(self) -> None:
+        """Release pooled connections."""
+        self._session.close()
+
+    # -- endpoints --
+
+    def readiness(self, timeout: float | None = None) -> Readiness:
+        """`GET /health/ready`: 200 and 503 both carry a readiness body."""
+        response = self._request("GET", "/health/ready", timeout=timeout, ok=(200, 503))
+        return self._parse(Readiness, response)
+
+    def model_info(self) -> ModelInfo:
+        """`GET /model`: provenance, metrics, threshold, bands and input schema."""
+        return self._parse(ModelInfo, self._request("GET", "/model"))
+
+    def predict(self, customer: Customer, explain: bool = True) -> Prediction:
+        """Score one customer (`POST /predict`), with the top reasons when `explain`."""
+        response = self._request(
+            "POST",
+            "/predict",
+            params={"explain": str(explain).lower()},
+            json=dict(customer),
+            auth=True,
+        )
+        return self._parse(Prediction, response)
+
+    def predict_batch(
+        self,
+        customers: Sequence[Customer],
+        explain: bool = False,
+        sort: Literal["none", "risk", "expected_value"] = "none",
+    ) -> BatchResult:
+        """Score many customers (`POST /predict/batch`); bad rows come back with their errors."""
+        response = self._request(
+            "POST",
+            "/predict/batch",
+            params={"explain": str(explain).lower(), "sort": sort},
+            json={"customers": [dict(c) for c in customers]},
+            auth=True,
+        )
+        return self._parse(BatchResult, response)
+
+    # -- plumbing --
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, str] | None = None,
+        json: Any = None,
+        auth: bool = False,
+        timeout: float | None = None,
+        ok: tuple[int, ...] = (200,),
+    ) -> requests.Response:
+        url = f"{self.base_url}{path}"
+        headers = self.tokens.header() if auth else {}
+        read_timeout = timeout or self.timeout
+        attempt = 0
+        while True:
+            try:
+                response = self._session.request(
+                    method,
+                    url,
+                    params=params,
+                    json=json,
+                    headers=headers,
+                    timeout=(min(self.connect_timeout, read_timeout), read_timeout),
+                )
+                break
+            # ConnectionError covers refused/reset/DNS and connect timeouts: the request never
+            # reached the model, so repeating it is safe. A read timeout is not retried.
+            except requests.ConnectionError as exc:
+                if attempt >= self.connect_retries:
+                    raise ApiUnreachableError(
+                        f"The scoring service at {self.base_url} cannot be reached "
+                        "(it may be down or starting). Please try again in a minute."
+                    ) from exc
+                attempt += 1
+                log.info("connection to %s failed (%s); retry %d", url, exc, attempt)
+                time.sleep(self.retry_backoff * attempt)
+            except requests.Timeout as exc:
+                raise ApiTimeoutError(
+                    f"The scoring service did not answer within {read_timeout:g} seconds. "
+                    "It may be busy; please try again."
+                ) from exc
+            except requests.RequestException as exc:
+                raise ApiProtocolError(f"The request to the scoring service failed: {exc}") from exc
+        if response.status_code in ok:
+            return response
+        raise self._error(response)
+
+    @staticmethod
+    def _error(response: requests.Response) -> ApiError:
+        try:
+            parsed = response.json()
+        except ValueError:
+            parsed = None
+        return error_for(response.status_code, field_errors(parsed), response.text)
+
+    @staticmethod
+    def _parse(model: type[M], response: requests.Response) -> M:
+        try:
+            return model.model_validate_json(response.content)
+        except ValidationError as exc:
+            log.warning("unexpected body from %s: %s", response.url, exc)
+            raise ApiProtocolError(
+                "The scoring service sent an answer this console does not understand "
+                "(the UI and the API versions may not match).",
+                response.status_code,
+            ) from exc

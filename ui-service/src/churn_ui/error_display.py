@@ -1,0 +1,33 @@
+"""An API failure shown to the user in plain words, each rejected field named."""
+
+from __future__ import annotations
+
+import logging
+
+import streamlit as st
+
+from churn_ui.api.errors import (
+    ApiError,
+    ApiInvalidInputError,
+    ApiNotReadyError,
+    ApiTimeoutError,
+    ApiUnreachableError,
+)
+from churn_ui.wording import named
+
+log = logging.getLogger("churn_ui")
+
+
+def show_error(exc: ApiError, doing: str = "") -> None:
+    """An API failure in plain words, with each rejected field named."""
+    prefix = f"Could not {doing}. " if doing else ""
+    if isinstance(exc, ApiInvalidInputError):
+        st.error(prefix + "Some of the input was not accepted:")
+        for error in exc.errors:
+            st.markdown(f"- **{named(error.field)}**: {error.message}")
+        return
+    if isinstance(exc, ApiNotReadyError | ApiTimeoutError | ApiUnreachableError):
+        st.warning(prefix + exc.message)
+    else:
+        st.error(prefix + exc.message)
+    log.info("API error shown to the user: %s", exc.message)
