@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from churn_training import evaluate
+from churn_training.bundle import single_bundle_in
 from churn_training.data import load_dataset
-from churn_training.publish import find_bundle
 from churn_training.pyfunc_model import Bundle
 
 pytestmark = pytest.mark.integration
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def bundle(trained_model_dir: Path) -> Bundle:
-    return Bundle.load(find_bundle(trained_model_dir))
+    return Bundle.load(single_bundle_in(trained_model_dir))
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +29,7 @@ def customers(dataset_csv: Path) -> pd.DataFrame:
 
 
 def test_golden_examples_reproduce_in_bundle_and_pyfunc(trained_model_dir: Path, bundle: Bundle):
-    golden = json.loads((find_bundle(trained_model_dir) / "golden_examples.json").read_text())
+    golden = json.loads((single_bundle_in(trained_model_dir) / "golden_examples.json").read_text())
     inputs = [e["input"] for e in golden["examples"]]
     expected = np.array([e["probability"] for e in golden["examples"]])
     assert len(inputs) >= 20 and any(len(i) < 5 for i in inputs)

@@ -8,13 +8,17 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 
 from churn_training.data import DataError, fetch_ibm_dataset, load_dataset
 from churn_training.settings import TrainSettings
+
+if TYPE_CHECKING:  # imported for real after argument parsing (see main)
+    from churn_training.outcome import TrainingOutcome
+    from churn_training.publish import PublishResult
 
 EXIT_DATA = 2
 EXIT_MLFLOW = 3
@@ -63,7 +67,7 @@ def build_settings(args: argparse.Namespace) -> TrainSettings:
     return settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
 
 
-def summary_table(outcome: Any, result: Any | None, elapsed: float) -> Table:
+def summary_table(outcome: TrainingOutcome, result: PublishResult | None, elapsed: float) -> Table:
     table = Table(title="telco-churn training summary")
     table.add_column("Metric")
     table.add_column("XGBoost", justify="right")
@@ -75,11 +79,9 @@ def summary_table(outcome: Any, result: Any | None, elapsed: float) -> Table:
         f"{outcome.metrics['expected_value']:.0f}",
         f"{outcome.baseline_metrics['expected_value']:.0f}",
     )
-    threshold = outcome.contract["threshold"]
+    threshold = outcome.contract.threshold
     table.add_section()
-    table.add_row(
-        "threshold (EV / F1)", f"{threshold['value']:.2f} / {threshold['f1_optimal']:.2f}", ""
-    )
+    table.add_row("threshold (EV / F1)", f"{threshold.value:.2f} / {threshold.f1_optimal:.2f}", "")
     table.add_row("calibration", outcome.calibration.method, "")
     for check in outcome.behaviour:
         table.add_row(

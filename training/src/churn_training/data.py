@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import shutil
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pandera.pandas as pa
@@ -244,3 +246,9 @@ def load_dataset(source: str | None, cache_dir: Path) -> Dataset:
         sha256=sha256_bytes(path.read_bytes()),
         blank_total_charges=blank_total,
     )
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Dataset-form records with plain Python values (JSON-ready), without the label."""
+    clean = frame.drop(columns=[TARGET], errors="ignore")
+    return json.loads(clean.to_json(orient="records"))

@@ -1,25 +1,30 @@
-"""The feature contract: inputs, encoding and defaults, derived from training data only."""
+"""The contract's encoding part (inputs, defaults, one-hot columns), from training data only."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from churn_training.contract import (
+    CategoricalField,
+    EncodedFeature,
+    EncodingContract,
+    FieldSpec,
+    ImputationRule,
+    NumericField,
+)
 from churn_training.data import (
     CATEGORIES,
     FIELD_GROUPS,
+    ID_COLUMN,
     INPUT_FIELDS,
     INTEGER_COLUMNS,
     NUMERIC_BOUNDS,
     TARGET,
 )
 from churn_training.pyfunc_model import encode_records
-
-SCHEMA_VERSION = 1
 
 DESCRIPTIONS = {
     "gender": "Customer gender",
@@ -47,9 +52,7 @@ DESCRIPTIONS = {
 MONOTONE = {"tenure": -1, "Contract=Month-to-month": 1, "Contract=Two year": -1}
 # Applied before the plain defaults: a customer in their first month has not been billed yet,
 # which is exactly how training treats the dataset's blank TotalCharges (see data.validate).
-IMPUTATION_RULES = [
-    {"field": "TotalCharges", "when_field": "tenure", "equals": 0, "value": 0.0},
-]
+IMPUTATION_RULES = [ImputationRule(field="TotalCharges", when_field="tenure", equals=0, value=0.0)]
 
 
 def _group_of(name: str) -> str:
@@ -60,85 +63,70 @@ def _python(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def build_fields(train: pd.DataFrame) -> list[dict[str, Any]]:
+def build_fields(train: pd.DataFrame) -> list[FieldSpec]:
     """Field specs with categories seen in training and the defaults (mode / median)."""
-    fields: list[dict[str, Any]] = []
+    fields: list[FieldSpec] = []
     for name in INPUT_FIELDS:
         column = train[name]
-        spec: dict[str, Any] = {"name": name, "group": _group_of(name)}
+        common = {"name": name, "group": _group_of(name), "description": DESCRIPTIONS[name]}
         if name in CATEGORIES:
             seen = set(column.unique().tolist())
-            categories = [c for c in CATEGORIES[name] if c in seen]
-            spec |= {
-                "kind": "categorical",
-                "dtype": "integer" if name in INTEGER_COLUMNS else "string",
-                "categories": categories,
+            field: FieldSpec = CategoricalField(
+                **common,
+                dtype="integer" if name in INTEGER_COLUMNS else "string",
+                categories=[c for c in CATEGORIES[name] if c in seen],
                 # Ties go to the first allowed value, so the default does not depend on row order.
-                "default": _python(column.value_counts().sort_index().idxmax()),
-            }
+                default=_python(column.value_counts().sort_index().idxmax()),
+            )
         else:
             low, high = NUMERIC_BOUNDS[name]
             median = float(column.median())
-            spec |= {
-                "kind": "numeric",
-                "dtype": "integer" if name in INTEGER_COLUMNS else "number",
-                "minimum": low,
-                "maximum": high,
-                "default": round(median) if name in INTEGER_COLUMNS else round(median, 2),
-            }
-        spec["description"] = DESCRIPTIONS[name]
-        fields.append(spec)
+            field = NumericField(
+                **common,
+                dtype="integer" if name in INTEGER_COLUMNS else "number",
+                minimum=low,
+                maximum=high,
+                default=round(median) if name in INTEGER_COLUMNS else round(median, 2),
+            )
+        fields.append(field)
     return fields
 
 
-def encoded_features(fields: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def encoded_features(fields: list[FieldSpec]) -> list[EncodedFeature]:
     """Numeric fields as themselves, categoricals fully one-hot in category order."""
-    features: list[dict[str, Any]] = []
+    features: list[EncodedFeature] = []
     for spec in fields:
-        if spec["kind"] == "numeric":
-            features.append({"name": spec["name"], "field": spec["name"]})
+        if isinstance(spec, NumericField):
+            features.append(EncodedFeature(name=spec.name, field=spec.name))
         else:
-            for category in spec["categories"]:
-                features.append(
-                    {
-                        "name": f"{spec['name']}={category}",
-                        "field": spec["name"],
-                        "category": category,
-                    }
-                )
+            features += [
+                EncodedFeature(name=f"{spec.name}={c}", field=spec.name, category=c)
+                for c in spec.categories
+            ]
     return features
 
 
-def base_contract(train: pd.DataFrame, model_name: str) -> dict[str, Any]:
-    """The part of the contract known before the model is trained."""
+def encoding_contract(train: pd.DataFrame, model_name: str) -> EncodingContract:
+    """The part of the contract known before any model is trained."""
     fields = build_fields(train)
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "model_name": model_name,
-        "target": TARGET,
-        "id_field": "customerID",
-        "fields": fields,
-        "encoded_features": encoded_features(fields),
-        "imputation_rules": IMPUTATION_RULES,
-    }
+    return EncodingContract(
+        model_name=model_name,
+        target=TARGET,
+        id_field=ID_COLUMN,
+        fields=fields,
+        encoded_features=encoded_features(fields),
+        imputation_rules=IMPUTATION_RULES,
+    )
 
 
-def encode_frame(contract: dict[str, Any], frame: pd.DataFrame) -> np.ndarray:
+def encode_frame(contract: EncodingContract, frame: pd.DataFrame) -> np.ndarray:
     """Encode a DataFrame of customers with the contract (same code as the pyfunc model)."""
-    return encode_records(contract, frame.to_dict(orient="records"))
+    return encode_records(contract.to_dict(), frame.to_dict(orient="records"))
 
 
-def monotone_constraints(contract: dict[str, Any]) -> tuple[int, ...]:
-    return tuple(MONOTONE.get(f["name"], 0) for f in contract["encoded_features"])
+def monotone_constraints(contract: EncodingContract) -> tuple[int, ...]:
+    return tuple(MONOTONE.get(f.name, 0) for f in contract.encoded_features)
 
 
 def labels(frame: pd.DataFrame) -> np.ndarray:
     return (frame[TARGET] == "Yes").to_numpy(dtype=np.int32)
-
-
-def write_contract(contract: dict[str, Any], path: Path) -> None:
-    path.write_text(json.dumps(contract, indent=2) + "\n")
-
-
-def read_contract(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text())

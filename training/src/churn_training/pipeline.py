@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import time
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,52 +15,37 @@ import pandas as pd
 import xgboost as xgb
 from sklearn.model_selection import train_test_split
 
-from churn_training import baseline, calibrate, evaluate, features, model_card, tune
-from churn_training.data import ID_COLUMN, TARGET, Dataset
-from churn_training.pyfunc_model import BOOSTER_FILE, CONTRACT_FILE, GOLDEN_FILE, Bundle
+from churn_training import bundle, calibration, features, model_card, reports, tune
+from churn_training.baseline import fit_baseline
+from churn_training.contract import (
+    FeatureContract,
+    RiskBand,
+    ScoringContract,
+    TrainingInfo,
+)
+from churn_training.data import TARGET, Dataset
+from churn_training.decision import Economics, choose_threshold
+from churn_training.evaluate import evaluate_holdout
+from churn_training.outcome import TrainingOutcome
+from churn_training.pyfunc_model import apply_calibration
 from churn_training.settings import TrainSettings
 
 RISK_BANDS = [
-    {"name": "low", "upper": 0.3},
-    {"name": "medium", "upper": 0.6},
-    {"name": "high", "upper": 1.0},
-]
-GOLDEN_TOLERANCE = 1e-6
-HOLDOUT_PREDICTIONS = "holdout_predictions.csv"
-# Partial inputs in the golden set exercise the defaults exactly as an API client would.
-PARTIAL_GOLDEN_INPUTS: list[dict[str, Any]] = [
-    {"customerID": "golden-partial-1", "tenure": 12, "MonthlyCharges": 70.5},
-    {"customerID": "golden-defaults-only"},
-    {"customerID": "golden-partial-2", "Contract": "Two year", "tenure": 60, "TechSupport": "Yes"},
-    {"customerID": "golden-first-month", "tenure": 0, "MonthlyCharges": 80.0, "TotalCharges": ""},
+    RiskBand(name="low", upper=0.3),
+    RiskBand(name="medium", upper=0.6),
+    RiskBand(name="high", upper=1.0),
 ]
 
 
-@dataclass
-class TrainingOutcome:
-    """Everything the training produced, ready to be published or saved."""
+@dataclass(frozen=True)
+class Split:
+    """The training split (tuning, fitting, calibration) and the holdout (evaluation, once)."""
 
-    bundle_dir: Path
-    report_dir: Path
-    contract: dict[str, Any]
-    params: dict[str, Any]
-    metrics: dict[str, float]
-    baseline_metrics: dict[str, float]
-    baseline_params: dict[str, Any]
-    slices: pd.DataFrame
-    behaviour: list[evaluate.BehaviourResult]
+    train: pd.DataFrame
     holdout: pd.DataFrame
-    dataset: Dataset
-    calibration: calibrate.Calibration
-    tune_history: list[dict[str, Any]]
-    timings: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def behaviour_passed(self) -> bool:
-        return all(b.passed for b in self.behaviour)
 
 
-def split(frame: pd.DataFrame, settings: TrainSettings) -> tuple[pd.DataFrame, pd.DataFrame]:
+def split(frame: pd.DataFrame, settings: TrainSettings) -> Split:
     """The stratified holdout, fixed by the seed; used once, for the final evaluation."""
     train, holdout = train_test_split(
         frame,
@@ -67,33 +53,37 @@ def split(frame: pd.DataFrame, settings: TrainSettings) -> tuple[pd.DataFrame, p
         stratify=frame[TARGET],
         random_state=settings.seed,
     )
-    return train.reset_index(drop=True), holdout.reset_index(drop=True)
+    return Split(train.reset_index(drop=True), holdout.reset_index(drop=True))
 
 
-def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Dataset-form records with plain Python values (JSON-ready), without the label."""
-    clean = frame.drop(columns=[TARGET], errors="ignore")
-    return json.loads(clean.to_json(orient="records"))
+class _Stopwatch:
+    """Seconds per stage, in the order the stages ran."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.timings: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        yield
+        self.timings[name] = time.perf_counter() - t0
+
+    def total(self) -> dict[str, float]:
+        return self.timings | {"total_seconds": time.perf_counter() - self.started}
 
 
-def golden_examples(holdout: pd.DataFrame, bundle: Bundle, count: int) -> dict[str, Any]:
-    chosen = holdout.sort_values(ID_COLUMN).head(count)
-    inputs = records(chosen) + PARTIAL_GOLDEN_INPUTS
-    probabilities = bundle.probability(inputs)
-    return {
-        "tolerance": GOLDEN_TOLERANCE,
-        "examples": [
-            {"input": inp, "probability": float(p)}
-            for inp, p in zip(inputs, probabilities, strict=True)
-        ],
-    }
-
-
-def _economics(settings: TrainSettings) -> evaluate.Economics:
-    return evaluate.Economics(
-        offer_cost=settings.offer_cost,
-        saved_customer_value=settings.saved_customer_value,
-        offer_success_rate=settings.offer_success_rate,
+def _training_info(dataset: Dataset, parts: Split, settings: TrainSettings) -> TrainingInfo:
+    return TrainingInfo(
+        trained_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        data_source=dataset.source,
+        data_sha256=dataset.sha256,
+        rows=len(dataset.frame),
+        train_rows=len(parts.train),
+        holdout_rows=len(parts.holdout),
+        seed=settings.seed,
+        xgboost_version=xgb.__version__,
+        mlflow_version=mlflow.__version__,
     )
 
 
@@ -105,126 +95,61 @@ def run(
     progress: bool = True,
 ) -> TrainingOutcome:
     """Tune (unless params are given), fit, calibrate, choose the threshold, evaluate."""
-    timings: dict[str, float] = {}
-    started = time.perf_counter()
-    econ = _economics(settings)
-    train, holdout = split(dataset.frame, settings)
-    contract = features.base_contract(train, settings.model_name)
-    X, y = features.encode_frame(contract, train), features.labels(train)
-    y_holdout = features.labels(holdout)
-    constraints = features.monotone_constraints(contract)
+    clock = _Stopwatch()
+    econ = Economics.from_settings(settings)
+    parts = split(dataset.frame, settings)
+    encoding = features.encoding_contract(parts.train, settings.model_name)
+    X, y = features.encode_frame(encoding, parts.train), features.labels(parts.train)
+    constraints = features.monotone_constraints(encoding)
+    folds, seed = settings.cv_folds, settings.seed
 
-    t0 = time.perf_counter()
-    if fixed_params is None:
-        tuned = tune.tune(
-            X, y, settings.trials, settings.cv_folds, settings.seed, constraints, progress
+    with clock.stage("tuning_seconds"):
+        if fixed_params is None:
+            tuned = tune.tune(X, y, settings.trials, folds, seed, constraints, progress)
+        else:
+            tuned = tune.fixed(fixed_params, X, y, folds, seed, constraints)
+    best = tuned.best
+
+    with clock.stage("fit_seconds"):
+        model = tune.fit_final(best, X, y, constraints, seed)
+        chosen = calibration.choose(best.oof, y, seed, folds)
+        oof_calibrated = apply_calibration(chosen.mapping.model_dump(), best.oof)
+        threshold = choose_threshold(y, oof_calibrated, econ)
+        scoring = ScoringContract.extending(
+            encoding, calibration=chosen.mapping, threshold=threshold, risk_bands=RISK_BANDS
         )
-        best, history = tuned.best, tuned.history
-    else:
-        folds = tune.splits(y, settings.cv_folds, settings.seed)
-        best = tune.cross_validate(fixed_params, X, y, folds, constraints, settings.seed)
-        history = [{"number": 0, "value": best.auc, "state": "FIXED", **fixed_params}]
-    timings["tuning_seconds"] = time.perf_counter() - t0
 
-    t0 = time.perf_counter()
-    model = tune.fit_final(best, X, y, constraints, settings.seed)
-    calibration = calibrate.choose(best.oof, y, settings.seed, settings.cv_folds)
-    oof_calibrated = calibrate.calibrate(calibration.mapping, best.oof)
-    threshold = evaluate.choose_threshold(y, oof_calibrated, econ)
-    contract |= {
-        "calibration": calibration.mapping,
-        "threshold": threshold,
-        "risk_bands": RISK_BANDS,
-    }
-    timings["fit_seconds"] = time.perf_counter() - t0
+    bundle_dir, report_dir = work_dir / bundle.BUNDLE_DIR, work_dir / "report"
+    bundle.save_booster(model, bundle_dir)
+    scorer = bundle.scorer(bundle_dir, scoring)
 
-    bundle_dir = work_dir / "churn_model"
-    report_dir = work_dir / "report"
-    bundle_dir.mkdir(parents=True, exist_ok=True)
-    report_dir.mkdir(parents=True, exist_ok=True)
-    model.get_booster().save_model(str(bundle_dir / BOOSTER_FILE))
-    features.write_contract(contract, bundle_dir / CONTRACT_FILE)
-    bundle = Bundle.load(bundle_dir)
+    with clock.stage("evaluation_seconds"):
+        lr = fit_baseline(parts.train, y, folds, seed, econ)
+        evaluation = evaluate_holdout(scorer, encoding, threshold, lr, parts.holdout, econ)
+        reports.write_reports(report_dir, parts.holdout, evaluation, threshold, tuned.history)
+    metrics = evaluation.metrics | {"cv_roc_auc": best.auc}
 
-    # Holdout scores come from the bundle itself: exactly what pyfunc and the API compute.
-    t0 = time.perf_counter()
-    holdout_records = records(holdout)
-    p_holdout = bundle.probability(holdout_records)
-    holdout_metrics = evaluate.metrics(y_holdout, p_holdout, threshold["value"], econ)
-    holdout_metrics["expected_value_at_f1_threshold"] = evaluate.expected_value(
-        y_holdout, p_holdout, threshold["f1_optimal"], econ
+    contract = FeatureContract.extending(
+        scoring,
+        metrics={k: round(v, 6) for k, v in metrics.items()},
+        training=_training_info(dataset, parts, settings),
     )
-    holdout_metrics["cv_roc_auc"] = best.auc
-    slices = evaluate.slice_metrics(holdout, y_holdout, p_holdout, threshold["value"], econ)
-    behaviour = evaluate.behavioural_checks(holdout, bundle.probability)
-
-    lr_model, lr_oof = baseline.fit_baseline(train, y, settings.cv_folds, settings.seed)
-    lr_threshold = evaluate.choose_threshold(y, lr_oof, econ)
-    p_baseline = lr_model.predict_proba(holdout[features.INPUT_FIELDS])[:, 1]
-    baseline_metrics = evaluate.metrics(y_holdout, p_baseline, lr_threshold["value"], econ)
-
-    importance = evaluate.field_importance(bundle.booster, contract)
-    curve = evaluate.value_curve(y_holdout, p_holdout, econ)
-    evaluate.plots(report_dir, y_holdout, p_holdout, p_baseline, threshold, curve, importance)
-    timings["evaluation_seconds"] = time.perf_counter() - t0
-
-    contract["metrics"] = {k: round(v, 6) for k, v in holdout_metrics.items()}
-    contract["training"] = {
-        "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "data_source": dataset.source,
-        "data_sha256": dataset.sha256,
-        "rows": len(dataset.frame),
-        "train_rows": len(train),
-        "holdout_rows": len(holdout),
-        "seed": settings.seed,
-        "xgboost_version": xgb.__version__,
-        "mlflow_version": mlflow.__version__,
-    }
-    features.write_contract(contract, bundle_dir / CONTRACT_FILE)
-    golden = golden_examples(holdout, bundle, settings.golden_examples)
-    (bundle_dir / GOLDEN_FILE).write_text(json.dumps(golden, indent=2) + "\n")
-
-    params = {**best.params, "n_estimators": best.n_estimators, "monotone": features.MONOTONE}
-    # The evaluation's own scores, so any server can be checked against them row by row.
-    holdout.drop(columns=[TARGET]).assign(churn_probability=p_holdout).to_csv(
-        report_dir / HOLDOUT_PREDICTIONS, index=False
-    )
-    slices.to_csv(report_dir / "slice_metrics.csv", index=False)
-    curve.to_csv(report_dir / "expected_value_by_threshold.csv", index=False)
-    importance.rename("share_of_gain").to_csv(report_dir / "field_importance.csv")
-    (report_dir / "behaviour_checks.json").write_text(
-        json.dumps([asdict(b) | {"passed": b.passed} for b in behaviour], indent=2)
-    )
-    (report_dir / "tuning_history.json").write_text(json.dumps(history, indent=2, default=str))
-    timings["total_seconds"] = time.perf_counter() - started
-
     outcome = TrainingOutcome(
         bundle_dir=bundle_dir,
         report_dir=report_dir,
         contract=contract,
-        params=params,
-        metrics=holdout_metrics,
-        baseline_metrics=baseline_metrics,
-        baseline_params={"model": "logistic_regression", "threshold": lr_threshold["value"]},
-        slices=slices,
-        behaviour=behaviour,
-        holdout=holdout,
+        params={**best.params, "n_estimators": best.n_estimators, "monotone": features.MONOTONE},
+        metrics=metrics,
+        baseline_metrics=evaluation.baseline_metrics,
+        baseline_params=lr.params,
+        slices=evaluation.slices,
+        behaviour=evaluation.behaviour,
+        holdout=parts.holdout,
         dataset=dataset,
-        calibration=calibration,
-        tune_history=history,
-        timings=timings,
+        calibration=chosen,
+        tune_history=tuned.history,
+        timings=clock.total(),
     )
-    (bundle_dir / "model_card.md").write_text(model_card.render(outcome))
+    golden = bundle.golden_examples(parts.holdout, scorer, settings.golden_examples)
+    bundle.write_bundle_files(bundle_dir, contract, golden, model_card.render(outcome))
     return outcome
-
-
-def holdout_score(bundle: Bundle, outcome: TrainingOutcome) -> dict[str, float]:
-    """ROC-AUC and expected value of any bundle on this run's holdout (for the promotion gate)."""
-    y = features.labels(outcome.holdout)
-    p = bundle.probability(records(outcome.holdout))
-    econ = evaluate.Economics.from_threshold(outcome.contract["threshold"])
-    threshold = bundle.contract["threshold"]["value"]
-    return {
-        "roc_auc": float(evaluate.metrics(y, p, threshold, econ)["roc_auc"]),
-        "expected_value": evaluate.expected_value(y, p, threshold, econ),
-    }

@@ -19,13 +19,22 @@ from mlflow.tracking import MlflowClient
 from mlflow.types import ColSpec, DataType, Schema
 from mlflow.types.schema import AnyType
 
-from churn_training import pyfunc_model
-from churn_training.pipeline import TrainingOutcome, holdout_score, records
+from churn_training import promotion, pyfunc_model
+from churn_training.bundle import (
+    BUNDLE_DIR,
+    MODEL_CARD_FILE,
+    BundleNotFoundError,
+    single_bundle_in,
+)
+from churn_training.contract import FeatureContract
+from churn_training.data import records
+from churn_training.outcome import TrainingOutcome
 from churn_training.pyfunc_model import CONTRACT_FILE, Bundle
 from churn_training.settings import TrainSettings
 
 MODEL_ARTIFACT = "model"
-BUNDLE_ARTIFACT = "churn_model"
+# The pyfunc model finds its bundle under this artifact name (`context.artifacts`).
+BUNDLE_ARTIFACT = BUNDLE_DIR
 
 
 class PublishError(Exception):
@@ -53,13 +62,13 @@ def check_tracking_server(uri: str, timeout: float = 10.0) -> None:
         raise PublishError(f"MLflow tracking server {uri} is not reachable: {exc}") from exc
 
 
-def signature(contract: dict[str, Any]) -> ModelSignature:
+def signature(contract: FeatureContract) -> ModelSignature:
     """Every input optional (defaults fill gaps), as in the API."""
     # Numbers are typed `any`: MLflow refuses int64 for a double column and float64 (what a
     # column with a gap becomes) for a long one; the model casts them itself, as the API does.
     types = {"string": DataType.string, "integer": AnyType(), "number": AnyType()}
-    inputs = [ColSpec(DataType.string, contract["id_field"], required=False)]
-    inputs += [ColSpec(types[f["dtype"]], f["name"], required=False) for f in contract["fields"]]
+    inputs = [ColSpec(DataType.string, contract.id_field, required=False)]
+    inputs += [ColSpec(types[f.dtype], f.name, required=False) for f in contract.fields]
     outputs = [ColSpec("double", "churn_probability"), ColSpec("boolean", "churn")]
     return ModelSignature(inputs=Schema(inputs), outputs=Schema(outputs))
 
@@ -86,13 +95,6 @@ def save_local(outcome: TrainingOutcome, path: Path) -> Path:
     return path
 
 
-def find_bundle(model_dir: Path) -> Path:
-    matches = sorted(model_dir.rglob(CONTRACT_FILE))
-    if len(matches) != 1:
-        raise PublishError(f"{model_dir} holds {len(matches)} {CONTRACT_FILE} files, expected 1")
-    return matches[0].parent
-
-
 def _log_baseline(outcome: TrainingOutcome) -> str:
     with mlflow.start_run(run_name="logistic-regression-baseline") as run:
         mlflow.set_tags({"role": "baseline", "data_sha256": outcome.dataset.sha256})
@@ -101,7 +103,13 @@ def _log_baseline(outcome: TrainingOutcome) -> str:
         return run.info.run_id
 
 
-def _log_candidate(outcome: TrainingOutcome, baseline_run_id: str) -> tuple[str, str]:
+@dataclass(frozen=True)
+class CandidateRun:
+    run_id: str
+    model_uri: str
+
+
+def _log_candidate(outcome: TrainingOutcome, baseline_run_id: str) -> CandidateRun:
     with mlflow.start_run(run_name="xgboost-candidate") as run:
         mlflow.set_tags(
             {
@@ -114,13 +122,14 @@ def _log_candidate(outcome: TrainingOutcome, baseline_run_id: str) -> tuple[str,
             }
         )
         mlflow.log_params({k: str(v) for k, v in outcome.params.items()})
+        threshold = outcome.contract.threshold
         mlflow.log_params(
             {
-                "threshold": outcome.contract["threshold"]["value"],
-                "threshold_f1_optimal": outcome.contract["threshold"]["f1_optimal"],
-                "offer_cost": outcome.contract["threshold"]["offer_cost"],
-                "saved_customer_value": outcome.contract["threshold"]["saved_customer_value"],
-                "offer_success_rate": outcome.contract["threshold"]["offer_success_rate"],
+                "threshold": threshold.value,
+                "threshold_f1_optimal": threshold.f1_optimal,
+                "offer_cost": threshold.offer_cost,
+                "saved_customer_value": threshold.saved_customer_value,
+                "offer_success_rate": threshold.offer_success_rate,
                 "trials": len(outcome.tune_history),
                 "data_sha256": outcome.dataset.sha256,
             }
@@ -149,14 +158,14 @@ def _log_candidate(outcome: TrainingOutcome, baseline_run_id: str) -> tuple[str,
         mlflow.log_input(dataset, context="training")
         mlflow.log_artifacts(str(outcome.report_dir), artifact_path="report")
         mlflow.log_artifact(str(outcome.bundle_dir / CONTRACT_FILE))
-        mlflow.log_artifact(str(outcome.bundle_dir / "model_card.md"))
+        mlflow.log_artifact(str(outcome.bundle_dir / MODEL_CARD_FILE))
         info = mlflow.pyfunc.log_model(name=MODEL_ARTIFACT, **_model_kwargs(outcome))
-        return run.info.run_id, info.model_uri
+        return CandidateRun(run.info.run_id, info.model_uri)
 
 
-def _champion_bundle(
+def _current_champion(
     client: MlflowClient, name: str, alias: str, dst: Path
-) -> tuple[str, Bundle] | None:
+) -> promotion.Champion | None:
     try:
         version = client.get_model_version_by_alias(name, alias)
     except MlflowException:
@@ -164,30 +173,10 @@ def _champion_bundle(
     local = mlflow.artifacts.download_artifacts(
         artifact_uri=f"models:/{name}@{alias}", dst_path=str(dst)
     )
-    return version.version, Bundle.load(find_bundle(Path(local)))
-
-
-def gate(
-    new: dict[str, float], champion: dict[str, float], settings: TrainSettings
-) -> tuple[bool, str]:
-    """Promote unless ROC-AUC or expected value trail the champion's beyond the margins."""
-    auc_floor = champion["roc_auc"] - settings.promotion_auc_margin
-    value_floor = champion["expected_value"] - settings.promotion_value_margin * abs(
-        champion["expected_value"]
-    )
-    failures = []
-    if new["roc_auc"] < auc_floor:
-        failures.append(f"ROC-AUC {new['roc_auc']:.4f} < champion {champion['roc_auc']:.4f}")
-    if new["expected_value"] < value_floor:
-        new_value, old_value = new["expected_value"], champion["expected_value"]
-        failures.append(f"expected value {new_value:.0f} < champion {old_value:.0f}")
-    if failures:
-        return False, "worse than the champion on the same holdout: " + "; ".join(failures)
-    return True, (
-        f"not worse than the champion on the same holdout (ROC-AUC {new['roc_auc']:.4f} vs "
-        f"{champion['roc_auc']:.4f}, expected value {new['expected_value']:.0f} vs "
-        f"{champion['expected_value']:.0f})"
-    )
+    try:
+        return promotion.Champion(version.version, Bundle.load(single_bundle_in(Path(local))))
+    except BundleNotFoundError as exc:
+        raise PublishError(f"the champion version {version.version}: {exc}") from exc
 
 
 def publish(outcome: TrainingOutcome, settings: TrainSettings) -> PublishResult:
@@ -197,44 +186,39 @@ def publish(outcome: TrainingOutcome, settings: TrainSettings) -> PublishResult:
     try:
         mlflow.set_experiment(settings.experiment_name)
         baseline_run_id = _log_baseline(outcome)
-        run_id, model_uri = _log_candidate(outcome, baseline_run_id)
-        version = mlflow.register_model(model_uri, settings.model_name).version
+        candidate = _log_candidate(outcome, baseline_run_id)
+        version = mlflow.register_model(candidate.model_uri, settings.model_name).version
     except (MlflowException, requests.RequestException, OSError) as exc:
         raise PublishError(f"publishing to MLflow failed: {exc}") from exc
 
     client = MlflowClient()
-    name = settings.model_name
+    name, run_id = settings.model_name, candidate.run_id
     with tempfile.TemporaryDirectory() as tmp:
-        current = _champion_bundle(client, name, settings.champion_alias, Path(tmp))
-        # The evaluation already scored this model on the holdout at its own threshold.
-        new_score = {k: outcome.metrics[k] for k in ("roc_auc", "expected_value")}
-        if not outcome.behaviour_passed:
-            promoted, reason = (
-                False,
-                "behavioural checks failed: "
-                + ", ".join(b.name for b in outcome.behaviour if not b.passed),
-            )
-        elif current is None:
-            promoted, reason = True, "first model: no champion yet"
-        else:
-            champion_version, champion_bundle = current
-            promoted, reason = gate(new_score, holdout_score(champion_bundle, outcome), settings)
-            reason += f" (champion was version {champion_version})"
-    alias = settings.champion_alias if promoted else settings.challenger_alias
+        current = _current_champion(client, name, settings.champion_alias, Path(tmp))
+        decision = promotion.decide(outcome, current, settings)
+    alias = settings.champion_alias if decision.promoted else settings.challenger_alias
     client.set_registered_model_alias(name, alias, version)
     tags = {
         "run_id": run_id,
-        "promotion": "champion" if promoted else "challenger",
-        "promotion_reason": reason,
+        "promotion": "champion" if decision.promoted else "challenger",
+        "promotion_reason": decision.reason,
         "roc_auc": f"{outcome.metrics['roc_auc']:.6f}",
-        "threshold": str(outcome.contract["threshold"]["value"]),
+        "threshold": str(outcome.contract.threshold.value),
     }
     for key, value in tags.items():
         client.set_model_version_tag(name, version, key, value)
     client.set_tag(run_id, "promotion", tags["promotion"])
-    client.set_tag(run_id, "promotion_reason", reason)
+    client.set_tag(run_id, "promotion_reason", decision.reason)
     client.set_tag(run_id, "model_version", version)
-    return PublishResult(run_id, baseline_run_id, model_uri, version, alias, promoted, reason)
+    return PublishResult(
+        run_id,
+        baseline_run_id,
+        candidate.model_uri,
+        version,
+        alias,
+        decision.promoted,
+        decision.reason,
+    )
 
 
 def as_dict(result: PublishResult) -> dict[str, Any]:

@@ -44,10 +44,7 @@ class Bundle:
     def load(cls, directory: str | Path) -> Bundle:
         directory = Path(directory)
         contract = json.loads((directory / CONTRACT_FILE).read_text())
-        booster = xgb.Booster()
-        booster.load_model(str(directory / BOOSTER_FILE))
-        booster.set_param({"nthread": 1})
-        return cls(booster=booster, contract=contract)
+        return cls(booster=load_booster(directory / BOOSTER_FILE), contract=contract)
 
     def encode(self, records: Iterable[Mapping[str, Any]]) -> np.ndarray:
         """Encode records into the float32 matrix the booster was trained on."""
@@ -58,7 +55,16 @@ class Bundle:
 
     def probability(self, records: Iterable[Mapping[str, Any]]) -> np.ndarray:
         """Calibrated churn probabilities for dataset-form records."""
-        return calibrate(self.contract["calibration"], self.raw_probability(self.encode(records)))
+        raw = self.raw_probability(self.encode(records))
+        return apply_calibration(self.contract["calibration"], raw)
+
+
+def load_booster(path: str | Path) -> xgb.Booster:
+    """The booster as every scorer uses it: one thread (single rows are the common case)."""
+    booster = xgb.Booster()
+    booster.load_model(str(path))
+    booster.set_param({"nthread": 1})
+    return booster
 
 
 def encode_records(contract: Mapping[str, Any], records: Iterable[Mapping[str, Any]]) -> np.ndarray:
@@ -96,7 +102,7 @@ def encode_records(contract: Mapping[str, Any], records: Iterable[Mapping[str, A
     return matrix
 
 
-def calibrate(calibration: Mapping[str, Any], raw: np.ndarray) -> np.ndarray:
+def apply_calibration(calibration: Mapping[str, Any], raw: np.ndarray) -> np.ndarray:
     """Map raw booster probabilities to calibrated probabilities."""
     method = calibration["method"]
     if method == "isotonic":

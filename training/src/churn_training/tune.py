@@ -43,6 +43,8 @@ class CVResult:
 
 @dataclass
 class TuneResult:
+    """The best parameter set's cross-validation, and one history row per trial."""
+
     best: CVResult
     trials: int
     history: list[dict[str, Any]] = field(default_factory=list)
@@ -174,6 +176,20 @@ def tune(
     return TuneResult(
         best=results[study.best_trial.number], trials=len(study.trials), history=history
     )
+
+
+def fixed(
+    params: dict[str, Any],
+    X: np.ndarray,
+    y: np.ndarray,
+    folds: int,
+    seed: int,
+    constraints: tuple[int, ...],
+) -> TuneResult:
+    """No search: cross-validate the given parameters, as a one-trial result."""
+    best = cross_validate(params, X, y, splits(y, folds, seed), constraints, seed)
+    history = [{"number": 0, "value": best.auc, "state": "FIXED", **params}]
+    return TuneResult(best=best, trials=1, history=history)
 
 
 def fit_final(
