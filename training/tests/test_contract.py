@@ -21,7 +21,7 @@ from churn_training.contract import (
 from churn_training.data import load_dataset
 
 # Written by the dict-based code this module replaced (first 2000 IBM rows, fixed later parts).
-SNAPSHOT = Path(__file__).parent / "data" / "feature_contract_v1.json"
+SNAPSHOT = Path(__file__).parent / "fixtures" / "feature_contract_v1.json"
 KEY_ORDER = [
     "schema_version",
     "model_name",
