@@ -1,324 +1,258 @@
-"""Helpers for the inference-service tests: start real `churn-api` processes, proxy MLflow."""
+"""A tiny model bundle made here, in the documented layout (docs/model-bundle.md).
+
+A small xgboost booster trained on synthetic rows, its feature contract, and golden examples
+computed in this file from the documented rules (not by churn_api), so unit and route tests run
+without the training package, a trained model or a server.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import threading
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
-import requests
-import testkit
-from testkit import free_port
+import xgboost as xgb
 
-BIN = Path(sys.executable).parent
-SECRET = "test-secret-for-churn-api-tests-0123456789"
+from churn_api.bundle import ModelMeta
+from churn_api.scorer import LoadedModel, load_model
+
+CONTRACT: dict[str, Any] = {
+    "schema_version": 1,
+    "model_name": "telco-churn",
+    "target": "Churn",
+    "id_field": "customerID",
+    "fields": [
+        {
+            "name": "gender",
+            "kind": "categorical",
+            "dtype": "string",
+            "categories": ["Female", "Male"],
+            "default": "Male",
+            "description": "Customer gender",
+        },
+        {
+            "name": "SeniorCitizen",
+            "kind": "categorical",
+            "dtype": "integer",
+            "categories": [0, 1],
+            "default": 0,
+            "description": "1 if 65 or older",
+        },
+        {
+            "name": "tenure",
+            "kind": "numeric",
+            "dtype": "integer",
+            "minimum": 0,
+            "maximum": 120,
+            "default": 29,
+            "description": "Months with the company",
+        },
+        {
+            "name": "Contract",
+            "kind": "categorical",
+            "dtype": "string",
+            "group": "billing",
+            "categories": ["Month-to-month", "One year", "Two year"],
+            "default": "Month-to-month",
+        },
+        {
+            "name": "MonthlyCharges",
+            "kind": "numeric",
+            "dtype": "number",
+            "group": "billing",
+            "minimum": 0,
+            "maximum": 1000,
+            "default": 70.35,
+        },
+        {
+            "name": "TotalCharges",
+            "kind": "numeric",
+            "dtype": "number",
+            "group": "billing",
+            "minimum": 0,
+            "maximum": 100000,
+            "default": 1397.47,
+        },
+    ],
+    "encoded_features": [
+        {"name": "gender=Female", "field": "gender", "category": "Female"},
+        {"name": "gender=Male", "field": "gender", "category": "Male"},
+        {"name": "SeniorCitizen=0", "field": "SeniorCitizen", "category": 0},
+        {"name": "SeniorCitizen=1", "field": "SeniorCitizen", "category": 1},
+        {"name": "tenure", "field": "tenure"},
+        {"name": "Contract=Month-to-month", "field": "Contract", "category": "Month-to-month"},
+        {"name": "Contract=One year", "field": "Contract", "category": "One year"},
+        {"name": "Contract=Two year", "field": "Contract", "category": "Two year"},
+        {"name": "MonthlyCharges", "field": "MonthlyCharges"},
+        {"name": "TotalCharges", "field": "TotalCharges"},
+    ],
+    "imputation_rules": [
+        {"field": "TotalCharges", "when_field": "tenure", "equals": 0, "value": 0.0}
+    ],
+    "calibration": {
+        "method": "isotonic",
+        "x": [0.0, 0.2, 0.5, 0.8, 1.0],
+        "y": [0.0, 0.1, 0.45, 0.85, 1.0],
+    },
+    "threshold": {
+        "value": 0.3,
+        "strategy": "expected_value",
+        "offer_cost": 50.0,
+        "saved_customer_value": 500.0,
+        "offer_success_rate": 0.3,
+    },
+    "risk_bands": [
+        {"name": "low", "upper": 0.3},
+        {"name": "medium", "upper": 0.6},
+        {"name": "high", "upper": 1.0},
+    ],
+    "metrics": {"roc_auc": 0.8},
+    "training": {"trained_at": "2026-01-01T00:00:00+00:00", "rows": 400},
+}
+GOLDEN_INPUTS: list[dict[str, Any]] = [
+    {
+        "customerID": "0001-A",
+        "gender": "Female",
+        "SeniorCitizen": 0,
+        "tenure": 1,
+        "Contract": "Month-to-month",
+        "MonthlyCharges": 85.5,
+        "TotalCharges": 85.5,
+    },
+    {
+        "customerID": "0002-B",
+        "gender": "Male",
+        "SeniorCitizen": 1,
+        "tenure": 60,
+        "Contract": "Two year",
+        "MonthlyCharges": 25.0,
+        "TotalCharges": 1500.0,
+    },
+    {
+        "customerID": "0003-C",
+        "gender": "Male",
+        "SeniorCitizen": 0,
+        "tenure": 0,
+        "Contract": "One year",
+        "MonthlyCharges": 40.0,
+        "TotalCharges": " ",
+    },
+    {"customerID": "0004-D", "tenure": 12},
+    {"customerID": "0005-E", "Contract": "One year", "MonthlyCharges": 99.9},
+]
 
 
-@dataclass
-class ApiProcess:
-    """A running `churn-api` subprocess."""
-
-    url: str
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    def logs(self) -> str:
-        """Everything the server printed so far."""
-        return self.log.read_text(errors="replace")
-
-    def log_records(self) -> list[dict[str, object]]:
-        """The JSON log lines."""
-        out = []
-        for line in self.logs().splitlines():
-            if line.startswith("{"):
-                out.append(json.loads(line))
-        return out
-
-    def wait_ready(self, timeout: float = 60) -> dict[str, object]:
-        """Poll /health/ready until 200."""
-        deadline = time.monotonic() + timeout
-        last = None
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, f"churn-api exited:\n{self.logs()[-3000:]}"
-            last = requests.get(f"{self.url}/health/ready", timeout=5)
-            if last.status_code == 200:
-                return last.json()  # type: ignore[no-any-return]
-            time.sleep(0.2)
-        raise TimeoutError(f"not ready: {last.text if last else None}\n{self.logs()[-3000:]}")
-
-    def stop(self) -> int:
-        """SIGTERM (graceful), then SIGKILL if it hangs; returns the exit code."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return int(self.process.returncode)
+def encode_by_the_docs(record: dict[str, Any]) -> list[float]:
+    """docs/model-bundle.md's encoding, written independently of churn_api."""
+    used, missing = {}, set()
+    for spec in CONTRACT["fields"]:
+        value = record.get(spec["name"])
+        if value is None or (isinstance(value, str) and not value.strip()):
+            value = spec["default"]
+            missing.add(spec["name"])
+        used[spec["name"]] = value
+    for rule in CONTRACT["imputation_rules"]:
+        if rule["field"] in missing and used[rule["when_field"]] == rule["equals"]:
+            used[rule["field"]] = rule["value"]
+    return [
+        float(used[e["field"]]) if "category" not in e else float(used[e["field"]] == e["category"])
+        for e in CONTRACT["encoded_features"]
+    ]
 
 
-class ApiStarter:
-    """Starts `churn-api` processes (live once `/` answers) and stops them all at the end."""
+def probability_by_the_docs(booster: xgb.Booster, records: list[dict[str, Any]]) -> np.ndarray:
+    """Raw booster probability, then the isotonic calibration (numpy.interp)."""
+    X = np.array([encode_by_the_docs(r) for r in records], dtype=np.float32)
+    raw = booster.inplace_predict(X, validate_features=False)
+    cal = CONTRACT["calibration"]
+    return np.interp(np.asarray(raw, dtype=np.float64), cal["x"], cal["y"])
 
-    def __init__(self, work: Path) -> None:
-        self.work = work
-        self.started: list[ApiProcess] = []
 
-    def __call__(self, env: dict[str, str], ready: bool = True) -> ApiProcess:
-        port = free_port()
-        log = self.work / f"api-{len(self.started)}.log"
-        full_env = {
-            **{k: v for k, v in os.environ.items() if k not in ("JWT_SECRET", "MODEL_URI")},
-            "HOST": "127.0.0.1",
-            "PORT": str(port),
-            "MODEL_CACHE_DIR": str(self.work / "cache"),
-            "PYTHONUNBUFFERED": "1",
-            **env,
+def synthetic_records(n: int, seed: int = 3) -> list[dict[str, Any]]:
+    """Client records like dataset rows: every field present, some null."""
+    rng = np.random.default_rng(seed)
+    records = []
+    for k in range(n):
+        tenure = int(rng.integers(0, 73))
+        monthly = round(float(rng.uniform(18, 120)), 2)
+        record: dict[str, Any] = {
+            "customerID": f"{k:04d}-SYN",
+            "gender": str(rng.choice(["Female", "Male"])),
+            "SeniorCitizen": int(rng.random() < 0.2),
+            "tenure": tenure,
+            "Contract": str(rng.choice(["Month-to-month", "One year", "Two year"])),
+            "MonthlyCharges": monthly,
+            "TotalCharges": None if tenure == 0 else round(monthly * tenure, 2),
         }
-        handle = log.open("wb")
-        process = subprocess.Popen(
-            [str(BIN / "churn-api")], stdout=handle, stderr=subprocess.STDOUT, env=full_env
-        )
-        api = ApiProcess(f"http://127.0.0.1:{port}", process, log)
-        self.started.append(api)
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, f"churn-api exited:\n{api.logs()[-3000:]}"
-            try:
-                if requests.get(api.url + "/", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert time.monotonic() < deadline, api.logs()[-3000:]
-            time.sleep(0.1)
-        if ready:
-            api.wait_ready()
-        return api
-
-    def stop_all(self) -> None:
-        """Stop every process this starter began."""
-        for api in self.started:
-            api.stop()
+        for name in ("gender", "tenure", "MonthlyCharges", "Contract"):
+            if rng.random() < 0.08:
+                record[name] = None
+        records.append(record)
+    return records
 
 
-@pytest.fixture
-def api_factory(tmp_path: Path) -> Iterator[ApiStarter]:
-    """Start `churn-api` processes for one test."""
-    starter = ApiStarter(tmp_path)
-    yield starter
-    starter.stop_all()
+def train_booster(rows: int = 400, trees: int = 40, seed: int = 0) -> xgb.Booster:
+    """A small binary:logistic booster whose splits also learn where missing values go."""
+    rng = np.random.default_rng(seed)
+    X = np.array([encode_by_the_docs(r) for r in synthetic_records(rows, seed)], dtype=np.float32)
+    tenure, monthly = X[:, 4], X[:, 8]
+    logit = 1.5 * X[:, 5] - 0.04 * tenure + 0.02 * monthly - 1.0 + rng.normal(0, 0.8, rows)
+    y = (logit > 0).astype(int)
+    X[rng.random(X.shape) < 0.1] = np.nan  # holes: every split learns a default direction
+    names = [e["name"] for e in CONTRACT["encoded_features"]]
+    dtrain = xgb.DMatrix(X, label=y, feature_names=names)
+    params = {"objective": "binary:logistic", "max_depth": 3, "eta": 0.3, "seed": seed}
+    return xgb.train(params, dtrain, num_boost_round=trees)
 
 
-@pytest.fixture(scope="module")
-def secured_api(
-    tmp_path_factory: pytest.TempPathFactory, trained_model_dir: Path
-) -> Iterator[ApiProcess]:
-    """One API per module on the trained model, with JWT auth on (as deployed)."""
-    starter = ApiStarter(tmp_path_factory.mktemp("secured-api"))
-    yield starter({"MODEL_URI": str(trained_model_dir), "JWT_SECRET": SECRET})
-    starter.stop_all()
+def write_bundle(model_dir: Path, booster: xgb.Booster | None = None) -> Path:
+    """An MLflow-like model directory holding the bundle at artifacts/churn_model/."""
+    booster = booster or train_booster()
+    bundle = model_dir / "artifacts" / "churn_model"
+    bundle.mkdir(parents=True)
+    (model_dir / "MLmodel").write_text("artifact_path: model\nrun_id: tiny-run\n")
+    booster.save_model(str(bundle / "booster.ubj"))
+    (bundle / "feature_contract.json").write_text(json.dumps(CONTRACT))
+    probabilities = probability_by_the_docs(booster, GOLDEN_INPUTS)
+    golden = {
+        "tolerance": 1e-6,
+        "examples": [
+            {"input": r, "probability": float(p)}
+            for r, p in zip(GOLDEN_INPUTS, probabilities, strict=True)
+        ],
+    }
+    (bundle / "golden_examples.json").write_text(json.dumps(golden))
+    (bundle / "model_card.md").write_text("# tiny test model\n")
+    return model_dir
 
 
 @pytest.fixture(scope="session")
-def tokens() -> dict[str, str]:
-    """Tokens minted by the real CLI."""
-    return {"predict": mint("predict"), "admin": mint("admin")}
-
-
-def mint(scope: str, ttl: int = 600, secret: str = SECRET) -> str:
-    """A token from the real CLI (`churn-api token`)."""
-    out = subprocess.run(
-        [str(BIN / "churn-api"), "token", "--scope", scope, "--ttl", str(ttl)],
-        env={**os.environ, "JWT_SECRET": secret},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return out.stdout.strip()
-
-
-class TcpProxy:
-    """A TCP forwarder in front of a server, to make it 'unreachable' and back at will."""
-
-    def __init__(self, target_port: int) -> None:
-        self.target_port = target_port
-        self.port = free_port()
-        self._server: socket.socket | None = None
-        self._conns: list[socket.socket] = []
-        self._lock = threading.Lock()
-
-    @property
-    def url(self) -> str:
-        """The address clients use."""
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        """Accept and forward connections."""
-        server = socket.socket()
-        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        server.bind(("127.0.0.1", self.port))
-        server.listen(64)
-        self._server = server
-        threading.Thread(target=self._accept, args=(server,), daemon=True).start()
-
-    def stop(self) -> None:
-        """Refuse new connections and cut the open ones."""
-        if self._server is not None:
-            # shutdown() wakes the thread blocked in accept(); close() alone would not.
-            with contextlib.suppress(OSError):
-                self._server.shutdown(socket.SHUT_RDWR)
-            self._server.close()
-            self._server = None
-        with self._lock:
-            for conn in self._conns:
-                with contextlib.suppress(OSError):
-                    conn.shutdown(socket.SHUT_RDWR)
-                conn.close()
-            self._conns.clear()
-
-    def _accept(self, server: socket.socket) -> None:
-        while True:
-            try:
-                client, _ = server.accept()
-            except OSError:
-                return
-            try:
-                upstream = socket.create_connection(("127.0.0.1", self.target_port))
-            except OSError:
-                client.close()
-                continue
-            with self._lock:
-                self._conns += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pipe(src: socket.socket, dst: socket.socket) -> None:
-        try:
-            while data := src.recv(65536):
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (src, dst):
-                with contextlib.suppress(OSError):
-                    s.shutdown(socket.SHUT_RDWR)
-
-
-@dataclass
-class Registry:
-    """Publishes copies of a trained model directory to an MLflow server's registry."""
-
-    uri: str
-    work: Path
-    versions: list[str] = field(default_factory=list)
-
-    def publish(
-        self,
-        model_dir: Path,
-        threshold: float | None = None,
-        corrupt_golden: bool = False,
-        alias: bool = True,
-    ) -> str:
-        """Log the model dir as a run's artifacts, register it, point `champion` at it.
-
-        `threshold` changes the decision threshold (a visibly different version);
-        `corrupt_golden` shifts a golden probability so the service must refuse the version.
-        """
-        import mlflow
-        from mlflow.tracking import MlflowClient
-
-        source = model_dir
-        if threshold is not None or corrupt_golden:
-            source = self.work / f"model-{len(self.versions)}"
-            shutil.copytree(model_dir, source)
-        if threshold is not None:
-            contract_path = next(source.rglob("feature_contract.json"))
-            contract = json.loads(contract_path.read_text())
-            contract["threshold"]["value"] = threshold
-            contract_path.write_text(json.dumps(contract))
-        if corrupt_golden:
-            golden_path = next(source.rglob("golden_examples.json"))
-            golden = json.loads(golden_path.read_text())
-            golden["examples"][0]["probability"] += 0.01
-            golden_path.write_text(json.dumps(golden))
-        client = MlflowClient(self.uri)
-        experiment = client.get_experiment_by_name("api-tests") or None
-        exp_id = experiment.experiment_id if experiment else client.create_experiment("api-tests")
-        run = client.create_run(exp_id)
-        mlflow.set_tracking_uri(self.uri)
-        try:
-            client.log_artifacts(run.info.run_id, str(source), artifact_path="model")
-            client.set_terminated(run.info.run_id)
-            with contextlib.suppress(mlflow.exceptions.MlflowException):
-                client.create_registered_model("telco-churn")
-            mv = client.create_model_version(
-                "telco-churn",
-                source=f"runs:/{run.info.run_id}/model",
-                run_id=run.info.run_id,
-            )
-            if alias:
-                client.set_registered_model_alias("telco-churn", "champion", mv.version)
-        finally:
-            mlflow.set_tracking_uri(None)
-        self.versions.append(str(mv.version))
-        return str(mv.version)
-
-    def move_alias(self, version: str) -> None:
-        """Point `champion` at another version."""
-        from mlflow.tracking import MlflowClient
-
-        MlflowClient(self.uri).set_registered_model_alias("telco-churn", "champion", version)
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model directory with the tiny bundle (read-only: copy it to change it)."""
+    return write_bundle(tmp_path_factory.mktemp("tiny") / "model")
 
 
 @pytest.fixture(scope="session")
-def jwt_secret() -> str:
-    """The secret the secured test servers use."""
-    return SECRET
+def tiny_model(tiny_model_dir: Path) -> LoadedModel:
+    """The tiny bundle, loaded and verified as the service loads a model."""
+    meta = ModelMeta("telco-churn", "tiny", None, None, "local", str(tiny_model_dir))
+    return load_model(tiny_model_dir, meta)
 
 
 @pytest.fixture(scope="session")
-def dataset_records(dataset_csv: Path) -> list[dict[str, object]]:
-    """Every dataset row as typed JSON-ready records (blank TotalCharges -> null)."""
-    return testkit.dataset_records(dataset_csv)
+def tiny_records() -> list[dict[str, Any]]:
+    """400 dataset-like records for the tiny model."""
+    return synthetic_records(400, seed=11)
 
 
-@pytest.fixture
-def registry_for(tmp_path: Path) -> Any:
-    """registry_for(uri) -> a Registry publishing into that MLflow server."""
-
-    def make(uri: str) -> Registry:
-        work = tmp_path / f"registry-{abs(hash(uri))}"
-        work.mkdir(exist_ok=True)
-        return Registry(uri, work)
-
-    return make
-
-
-@pytest.fixture
-def proxy_for() -> Iterator[Any]:
-    """proxy_for(uri) -> a started TcpProxy in front of that server; stopped afterwards."""
-    proxies: list[TcpProxy] = []
-
-    def make(uri: str) -> TcpProxy:
-        proxy = TcpProxy(int(uri.rsplit(":", 1)[1]))
-        proxy.start()
-        proxies.append(proxy)
-        return proxy
-
-    yield make
-    for proxy in proxies:
-        proxy.stop()
+@pytest.fixture(scope="session")
+def bundle_tools() -> dict[str, Callable[..., Any]]:
+    """The builder's functions, for tests that make their own variant of the bundle."""
+    return {
+        "write_bundle": write_bundle,
+        "train_booster": train_booster,
+        "probability_by_the_docs": probability_by_the_docs,
+    }

@@ -17,7 +17,7 @@ from prometheus_client import (
 from prometheus_client.core import HistogramMetricFamily
 from prometheus_client.registry import Collector
 
-from churn_api.predictor import LoadedModel
+from churn_api.scorer import LoadedModel
 
 disable_created_metrics()  # the *_created series only add noise to every scrape
 

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from churn_api.predictor import LoadedModel, ModelMeta, ModelRejectedError, find_bundle, load_model
+from churn_api.bundle import FILES, ModelMeta, ModelRejectedError, find_bundle
+from churn_api.scorer import LoadedModel, load_model
 from churn_api.settings import Settings
 
 log = logging.getLogger("churn_api.model")
@@ -130,7 +131,7 @@ class ModelStore:
             raise ModelRejectedError(f"MODEL_URI {path} does not exist")
         bundle = find_bundle(path)
         digest = hashlib.sha256()
-        for name in ("booster.ubj", "feature_contract.json", "golden_examples.json"):
+        for name in FILES:
             digest.update((bundle / name).read_bytes())
         version = f"local-{digest.hexdigest()[:8]}"
         if self.current is not None and self.current.meta.version == version and not force:

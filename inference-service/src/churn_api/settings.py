@@ -8,6 +8,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+DEFAULT_MAX_BATCH_ROWS = 10_000
+
 
 class Settings(BaseSettings):
     """Every knob of the inference service; each maps to an upper-case environment variable."""
@@ -48,7 +50,7 @@ class Settings(BaseSettings):
         return None if isinstance(value, str) and not value.strip() else value
 
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)
-    max_batch_rows: int = Field(10_000, ge=1)
+    max_batch_rows: int = Field(DEFAULT_MAX_BATCH_ROWS, ge=1)
     batch_threads: int = Field(0, ge=0, description="xgboost threads for batches; 0 = all cores")
 
 

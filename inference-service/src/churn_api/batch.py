@@ -1,0 +1,135 @@
+"""A /predict/batch body -> its rows, checked: every row's values or its errors.
+
+A clean body (what a client program sends) is decoded and checked in one strict msgspec pass;
+any other is parsed as JSON and checked column by column, and only the rows the column checks
+cannot vouch for go through the per-row `Customer` model, which names every problem.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+import numpy as np
+import pydantic_core
+
+from churn_api.customer import ID_MAX_LENGTH, CheckedColumns, CustomerValidator
+from churn_api.errors import InvalidRequestError, body_error
+
+
+@dataclass(frozen=True)
+class ParsedBatch:
+    """The rows of a batch body: their columns as checked, and what the `Customer` model said
+    about each row it saw (its values in `checked`, or its problems in `errors`)."""
+
+    raw: Callable[[int], Any]  # row k as sent
+    ids: list[Any]
+    columns: CheckedColumns
+    checked: dict[int, dict[str, Any]]
+    errors: dict[int, list[dict[str, str]]]
+
+
+class BatchParser:
+    """Reads batch bodies with one contract's validators."""
+
+    def __init__(self, validator: CustomerValidator) -> None:
+        self.validator = validator
+        self.width = len(validator.field_names)
+        self._getter = operator.itemgetter(*validator.field_names)
+
+    def parse(self, body: bytes | str) -> ParsedBatch:
+        """The strict decoder's pass if the body is clean, else the per-row path's."""
+        try:
+            structs = self.validator.batch_decoder.decode(body).customers
+        except msgspec.DecodeError:  # also its ValidationError
+            return self.parse_rows(self.read_envelope(body))
+        columns = list(zip(*map(msgspec.structs.astuple, structs), strict=True))
+
+        def raw(k: int) -> dict[str, Any]:
+            return msgspec.structs.asdict(structs[k])
+
+        suspect = np.zeros(len(structs), dtype=bool)
+        return self._check(raw, list(columns[self.width]), columns[: self.width], suspect)
+
+    def parse_rows(self, rows: list[Any]) -> ParsedBatch:
+        """The per-row path: rows (any JSON values) checked by column, odd ones by the model."""
+        id_field = self.validator.id_field
+        n = len(rows)
+        ids = [r.get(id_field) if type(r) is dict else None for r in rows]
+        suspect = np.zeros(n, dtype=bool)
+        texts = [v for v in ids if v is not None]
+        if not set(map(type, texts)) <= {str} or max(map(len, texts), default=0) > ID_MAX_LENGTH:
+            for k, v in enumerate(ids):
+                if v is not None and (type(v) is not str or len(v) > ID_MAX_LENGTH):
+                    suspect[k] = True
+        allowed = self.validator.allowed_keys
+        safe: Sequence[Any] = rows
+        if set(map(type, rows)) == {dict}:
+            suspect |= ~np.fromiter(map(allowed.issuperset, rows), dtype=bool, count=n)
+        else:
+            safe = [r if type(r) is dict else {} for r in rows]
+            for k, r in enumerate(rows):
+                if type(r) is not dict or not allowed.issuperset(r):
+                    suspect[k] = True
+        return self._check(rows.__getitem__, ids, self._columns(safe), suspect)
+
+    def read_envelope(self, body: bytes | str) -> list[Any]:
+        """The `customers` list of a batch body (the envelope is checked by hand: it is hot)."""
+        try:
+            data = pydantic_core.from_json(body)
+        except ValueError as exc:
+            raise InvalidRequestError(body_error(f"Invalid JSON: {exc}")) from None
+        if type(data) is not dict:
+            raise InvalidRequestError(
+                body_error("Input should be an object with a 'customers' list")
+            )
+        for key in data:
+            if key != "customers":
+                raise InvalidRequestError(body_error(f"Unknown field '{key}'", field=str(key)))
+        rows = data.get("customers")
+        if rows is None:
+            raise InvalidRequestError(body_error("Field required", field="customers"))
+        if type(rows) is not list:
+            raise InvalidRequestError(body_error("Input should be a valid list", field="customers"))
+        limit = self.validator.max_batch_rows
+        if not 1 <= len(rows) <= limit:
+            raise InvalidRequestError(
+                body_error(
+                    f"List should have between 1 and {limit} items, not {len(rows)}",
+                    field="customers",
+                )
+            )
+        return rows
+
+    def _check(
+        self,
+        raw: Callable[[int], Any],
+        ids: list[Any],
+        columns: Sequence[Sequence[Any]],
+        suspect: np.ndarray,
+    ) -> ParsedBatch:
+        checked_columns = self.validator.check_columns(columns, suspect)
+        checked: dict[int, dict[str, Any]] = {}
+        errors: dict[int, list[dict[str, str]]] = {}
+        validate_row = self.validator.validate_row
+        for k in np.flatnonzero(checked_columns.suspect).tolist():
+            outcome = validate_row(raw(k))
+            if isinstance(outcome, list):
+                errors[k] = outcome
+            else:
+                checked[k] = outcome
+        return ParsedBatch(raw, ids, checked_columns, checked, errors)
+
+    def _columns(self, rows: Sequence[Any]) -> list[list[Any]]:
+        """Transpose rows into one list per field (missing keys -> None)."""
+        names = self.validator.field_names
+        if len(names) < 2 or not rows:
+            return [[r.get(name) for r in rows] for name in names]
+        try:
+            # Fast when every row has every field (a full dataset row, the common case).
+            return [list(c) for c in zip(*map(self._getter, rows), strict=True)]
+        except KeyError:
+            return [[r.get(name) for r in rows] for name in names]

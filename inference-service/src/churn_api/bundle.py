@@ -1,0 +1,115 @@
+"""The model bundle (docs/model-bundle.md): find it, read its files, prove its golden examples."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import xgboost as xgb
+
+from churn_api.contract import FeatureContract
+from churn_api.errors import InvalidRequestError
+
+GOLDEN_TOLERANCE = 1e-6
+FILES = ("booster.ubj", "feature_contract.json", "golden_examples.json")
+
+
+class ModelRejectedError(Exception):
+    """The bundle is malformed or does not reproduce its golden examples."""
+
+
+@dataclass(frozen=True)
+class ModelMeta:
+    """Where the served model came from."""
+
+    name: str
+    version: str
+    alias: str | None
+    run_id: str | None
+    source: str  # registry | cache | local
+    path: str
+    loaded_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    stale: bool = False
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A bundle's files, read and checked against each other."""
+
+    path: Path
+    contract: FeatureContract
+    booster: xgb.Booster  # one thread: single rows (a second only adds overhead)
+    batch_booster: xgb.Booster  # batch_threads threads: batches
+    golden: dict[str, Any]
+
+
+def find_bundle(model_dir: Path) -> Path:
+    """The folder holding feature_contract.json inside an MLflow model directory (or itself)."""
+    if (model_dir / "feature_contract.json").is_file():
+        return model_dir
+    found = sorted(model_dir.rglob("feature_contract.json"), key=lambda p: len(p.parts))
+    if not found:
+        raise ModelRejectedError(f"no feature_contract.json under {model_dir}")
+    return found[0].parent
+
+
+def read_bundle(bundle_dir: Path, batch_threads: int = 0) -> Bundle:
+    """The contract, two copies of the booster and the golden examples; ModelRejectedError."""
+    try:
+        contract = FeatureContract.model_validate_json(
+            (bundle_dir / "feature_contract.json").read_bytes()
+        )
+        booster_path = str(bundle_dir / "booster.ubj")
+        # Two copies: one single-threaded for small requests (a second thread only adds
+        # overhead and stalls when a neighbour holds the other core), one for batches.
+        booster = xgb.Booster(model_file=booster_path)
+        booster.set_param({"nthread": 1})
+        batch_booster = xgb.Booster(model_file=booster_path)
+        batch_booster.set_param({"nthread": batch_threads or len(os.sched_getaffinity(0))})
+        golden = json.loads((bundle_dir / "golden_examples.json").read_text())
+    except (OSError, ValueError, xgb.core.XGBoostError) as exc:
+        raise ModelRejectedError(f"cannot read the bundle in {bundle_dir}: {exc}") from exc
+    names = [e.name for e in contract.encoded_features]
+    if booster.num_features() != len(names):
+        raise ModelRejectedError(
+            f"booster expects {booster.num_features()} features, contract has {len(names)}"
+        )
+    if booster.feature_names and list(booster.feature_names) != names:
+        raise ModelRejectedError(
+            "booster feature names differ from the contract's encoded_features"
+        )
+    return Bundle(bundle_dir, contract, booster, batch_booster, golden)
+
+
+def golden_inputs(golden: dict[str, Any]) -> list[dict[str, Any]]:
+    """The input records of the golden examples."""
+    return [ex["input"] for ex in golden.get("examples") or [] if "input" in ex]
+
+
+def verify_golden(golden: dict[str, Any], probability: Callable[[dict[str, Any]], float]) -> int:
+    """Reproduce every golden probability within tolerance, or raise ModelRejectedError.
+
+    `probability(record)` scores one input record as /predict would.
+    """
+    examples = golden.get("examples") or []
+    if not examples:
+        raise ModelRejectedError("golden_examples.json has no examples")
+    tol = min(float(golden.get("tolerance", GOLDEN_TOLERANCE)), GOLDEN_TOLERANCE)
+    for n, ex in enumerate(examples):
+        try:
+            got = probability(dict(ex["input"]))
+        except InvalidRequestError as exc:
+            raise ModelRejectedError(
+                f"golden example {n} does not validate: {exc.errors}"
+            ) from None
+        if not abs(got - float(ex["probability"])) <= tol:
+            raise ModelRejectedError(
+                f"golden example {n}: expected {ex['probability']:.9f}, got {got:.9f}"
+            )
+    return len(examples)

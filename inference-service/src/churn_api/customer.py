@@ -1,0 +1,281 @@
+"""What a valid customer is, written once: every validator is generated from the feature contract.
+
+Three validators with one meaning (tests/unit/test_customer.py holds them equal):
+- the pydantic `Customer` model: /predict, and any batch row the others cannot vouch for; it
+  names every problem and reads CSV text ("12", "0"/"1", a blank number);
+- the strict msgspec batch decoder: a clean /predict/batch body in one pass;
+- the numpy column checks: a parsed batch, column by column.
+The last two accept only values that the `Customer` model would accept unchanged; everything
+else goes to the model, which decides what it means.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import repeat
+from typing import Annotated, Any, Literal
+
+import msgspec
+import numpy as np
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, create_model
+
+from churn_api.contract import FeatureContract, FieldSpec
+from churn_api.errors import InvalidRequestError, format_errors
+
+ID_MAX_LENGTH = 64
+IGNORED_KEYS = ("Churn",)
+_BIG = 2**53
+NULL, OTHER = -1, -2  # category codes of a missing value and of anything not a category
+
+
+@dataclass(frozen=True)
+class CheckedColumns:
+    """A batch checked column by column.
+
+    values[f]: field f as float64 (numeric; missing and unchecked values hold the default) or
+    as category indexes (categorical; NULL, OTHER); missing[f, k]: row k left field f out;
+    suspect[k]: row k must go through the `Customer` model.
+    """
+
+    values: list[np.ndarray]
+    missing: np.ndarray
+    suspect: np.ndarray
+
+
+class CustomerValidator:
+    """The `Customer` model, the strict batch decoder and the column checks of one contract."""
+
+    def __init__(self, contract: FeatureContract, max_batch_rows: int) -> None:
+        self.specs = contract.fields
+        self.field_names = [f.name for f in contract.fields]
+        self.id_field = contract.id_field
+        self.Customer: type[BaseModel] = build_customer_model(contract)
+        self.known_fields = list(self.Customer.model_fields)
+        self.allowed_keys = frozenset(self.known_fields)
+        self.max_batch_rows = max_batch_rows
+        self.batch_decoder = build_batch_decoder(contract, max_batch_rows)
+        # A missing field that an imputation rule decides is filled row by row.
+        self.ruled_fields = {rule.field for rule in contract.imputation_rules}
+
+    def validate_one(self, body: bytes | str | dict[str, Any]) -> BaseModel:
+        """Parse and validate one customer; InvalidRequestError names every bad field."""
+        try:
+            if isinstance(body, dict):
+                return self.Customer.model_validate(body)
+            return self.Customer.model_validate_json(body)
+        except ValidationError as exc:
+            raise InvalidRequestError(format_errors(exc, self.known_fields)) from None
+
+    def validate_row(self, raw: Any) -> dict[str, Any] | list[dict[str, str]]:
+        """One batch row's validated values, or its errors."""
+        try:
+            return self.Customer.model_validate(raw).__dict__
+        except ValidationError as exc:
+            return format_errors(exc, self.known_fields)
+
+    def check_columns(
+        self, columns: Sequence[Sequence[Any]], suspect: np.ndarray
+    ) -> CheckedColumns:
+        """Check one column per field (in field order); rows it cannot vouch for become suspect.
+
+        Only values that the `Customer` model would accept unchanged pass: exact categories of
+        the exact type, finite in-bound ints/floats, missing/null.
+        """
+        n = len(suspect)
+        suspect = suspect.copy()
+        missing = np.zeros((len(self.field_names), n), dtype=bool)
+        values: list[np.ndarray] = []
+        for f, (spec, column) in enumerate(zip(self.specs, columns, strict=True)):
+            if spec.kind == "numeric":
+                checked, nulls, odd = _numeric_column(column, spec.default)
+                bad = odd | ~np.isfinite(checked)
+                if spec.minimum is not None:
+                    bad |= checked < spec.minimum
+                if spec.maximum is not None:
+                    bad |= checked > spec.maximum
+                if spec.dtype == "integer":
+                    bad |= checked != np.floor(checked)
+                suspect |= bad
+            else:
+                checked = _category_codes(column, spec.categories or [])
+                nulls = checked == NULL
+                suspect |= checked == OTHER
+            values.append(checked)
+            if nulls.any():
+                missing[f] = nulls
+                if spec.name in self.ruled_fields:
+                    suspect |= nulls
+        return CheckedColumns(values, missing, suspect)
+
+
+def _blank_to_none(value: Any) -> Any:
+    """A blank CSV cell (TotalCharges is " " for new customers) counts as missing."""
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value
+
+
+def _number_to_str(value: Any) -> Any:
+    """A numeric customer id (as some CSV readers produce) becomes its text."""
+    if type(value) is int:
+        return str(value)
+    return value
+
+
+def _int_category_from_str(categories: list[Any]) -> Any:
+    by_text = {str(c): c for c in categories}
+
+    def convert(value: Any) -> Any:
+        if isinstance(value, str):
+            return by_text.get(value.strip(), value)
+        return value
+
+    return convert
+
+
+def field_annotation(spec: FieldSpec) -> Any:
+    """The optional pydantic type of one field: Literal of the categories or a bounded number."""
+    if spec.kind == "categorical":
+        assert spec.categories is not None
+        literal: Any = Literal[tuple(spec.categories)]  # type: ignore[valid-type]
+        if all(isinstance(c, int) for c in spec.categories):
+            # A CSV row carries "0"/"1"; accept the text of an integer category.
+            return Annotated[
+                literal | None, BeforeValidator(_int_category_from_str(spec.categories))
+            ]
+        return literal | None
+    number: Any = int if spec.dtype == "integer" else float
+    bounded = Annotated[number, Field(ge=spec.minimum, le=spec.maximum, allow_inf_nan=False)]
+    return Annotated[bounded | None, BeforeValidator(_blank_to_none)]
+
+
+def build_customer_model(contract: FeatureContract) -> type[BaseModel]:
+    """One customer: every field optional (missing -> training default), extras forbidden."""
+    fields: dict[str, Any] = {
+        contract.id_field: (
+            Annotated[str | None, BeforeValidator(_number_to_str)],
+            Field(
+                None,
+                max_length=ID_MAX_LENGTH,
+                description="Echoed back; never used to score",
+                examples=["7590-VHVEG"],
+            ),
+        )
+    }
+    for spec in contract.fields:
+        allowed = (
+            f" Allowed: {', '.join(map(str, spec.categories))}."
+            if spec.categories
+            else f" Range {spec.minimum:g} to {spec.maximum:g}."
+            if spec.minimum is not None and spec.maximum is not None
+            else ""
+        )
+        description = (
+            f"{spec.description.rstrip('.')}.{allowed} Default when missing: {spec.default}."
+        )
+        fields[spec.name] = (
+            field_annotation(spec),
+            Field(None, description=description, examples=[spec.default]),
+        )
+    for key in IGNORED_KEYS:
+        if key not in fields:
+            fields[key] = (Any, Field(None, description="Ignored, so a dataset row posts as is"))
+    return create_model(  # type: ignore[call-overload,no-any-return]
+        "Customer",
+        __config__=ConfigDict(extra="forbid", title="Customer"),
+        **fields,
+    )
+
+
+def build_batch_decoder(contract: FeatureContract, max_rows: int) -> msgspec.json.Decoder[Any]:
+    """A strict decoder of a whole batch body, for the fast path of /predict/batch.
+
+    It accepts a subset of what the `Customer` model does, with the same meaning: exact
+    categories, JSON numbers within bounds (ints for integer fields), null or missing, no
+    unknown keys, 1 to max_rows rows. Anything else (text numbers, `true`, NaN, a typo) fails
+    the whole decode, and the batch then takes the per-row path that names each problem.
+    Row fields come in contract order, then the id field, then the ignored keys.
+    """
+    fields: list[tuple[str, Any, Any]] = []
+    for spec in contract.fields:
+        if spec.kind == "categorical":
+            kind: Any = Literal[tuple(spec.categories or ())]  # type: ignore[valid-type]
+        elif spec.dtype == "integer":  # msgspec wants int bounds on an int
+            low = None if spec.minimum is None else math.ceil(spec.minimum)
+            high = None if spec.maximum is None else math.floor(spec.maximum)
+            kind = Annotated[int, msgspec.Meta(ge=low, le=high)]
+        else:
+            kind = Annotated[float, msgspec.Meta(ge=spec.minimum, le=spec.maximum)]
+        fields.append((spec.name, kind | None, None))
+    fields.append(
+        (contract.id_field, Annotated[str, msgspec.Meta(max_length=ID_MAX_LENGTH)] | None, None)
+    )
+    fields += [(key, Any, None) for key in IGNORED_KEYS if key not in {f[0] for f in fields}]
+    row = msgspec.defstruct("Row", fields, forbid_unknown_fields=True)
+    rows = Annotated[list[row], msgspec.Meta(min_length=1, max_length=max_rows)]  # type: ignore[valid-type]
+    batch = msgspec.defstruct("Batch", [("customers", rows)], forbid_unknown_fields=True)
+    return msgspec.json.Decoder(batch)
+
+
+def _category_codes(column: Sequence[Any], categories: list[Any]) -> np.ndarray:
+    """Each value's category index, NULL for None, OTHER for anything else.
+
+    Only values of a category's own type count: True or 1.0 for the category 1, or " DSL",
+    are left to the `Customer` model, which decides what they mean.
+    """
+    code_of: dict[Any, int] = {c: k for k, c in enumerate(categories)}
+    code_of[None] = NULL
+    n = len(column)
+    allowed = {type(c) for c in categories} | {type(None)}
+    # No other type compares equal to a str, so text categories need no type check; numbers
+    # do (True == 1 == 1.0). Unhashable values (a list, an object) are caught below.
+    if allowed != {str, type(None)} and not set(map(type, column)) <= allowed:
+        return _category_codes_checked(column, code_of, allowed)
+    try:
+        return np.fromiter(map(code_of.get, column, repeat(OTHER, n)), dtype=np.int16, count=n)
+    except TypeError:
+        return _category_codes_checked(column, code_of, allowed)
+
+
+def _category_codes_checked(
+    column: Sequence[Any], code_of: dict[Any, int], allowed: set[type]
+) -> np.ndarray:
+    return np.fromiter(
+        (code_of.get(v, OTHER) if type(v) in allowed else OTHER for v in column),
+        dtype=np.int16,
+        count=len(column),
+    )
+
+
+def _numeric_column(
+    column: Sequence[Any], default: Any
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """float64 values of a column, its nulls, and the values that are not plain ints/floats
+    (those and the nulls hold the default in the values)."""
+    n = len(column)
+    nulls = np.zeros(n, dtype=bool)
+    odd = np.zeros(n, dtype=bool)
+    types = set(map(type, column))
+    if types <= {int, float, type(None)}:
+        try:
+            values = np.array(column, dtype=np.float64)  # None -> nan
+        except OverflowError:
+            pass
+        else:
+            if type(None) in types:  # told apart from a NaN that was sent (rejected later)
+                nulls = np.fromiter(map(operator.is_, column, repeat(None, n)), bool, count=n)
+                values[nulls] = default
+            return values, nulls, odd
+    clean = list(column)
+    for k, v in enumerate(column):
+        if v is None:
+            nulls[k] = True
+        elif not (type(v) is float or (type(v) is int and -_BIG <= v <= _BIG)):
+            odd[k] = True
+        else:
+            continue
+        clean[k] = default
+    return np.array(clean, dtype=np.float64), nulls, odd
