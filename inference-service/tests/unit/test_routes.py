@@ -1,0 +1,220 @@
+"""The routes in process: create_app() on the tiny bundle, called through FastAPI's TestClient.
+
+No socket is opened: TestClient calls the ASGI app directly (as fastapi/full-stack-fastapi-template
+tests do), lifespan included, so the model loads in the background as in the service.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from churn_api.main import create_app
+from churn_api.responses import BatchResponse, ModelInfo, Prediction
+from churn_api.security import mint_token
+from churn_api.settings import Settings
+
+SECRET = "unit-test-secret-unit-test-secret-0123"
+MAX_ROWS = 50
+
+
+def _client(settings: Settings, ready: bool = True) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as client:
+        deadline = time.monotonic() + 30
+        while ready and client.get("/health/ready").status_code != 200:
+            assert time.monotonic() < deadline, client.get("/health/ready").json()
+            time.sleep(0.02)
+        yield client
+
+
+def _settings(tmp: Path, model_uri: Path, secret: str | None) -> Settings:
+    return Settings(
+        model_uri=str(model_uri),
+        jwt_secret=secret,
+        model_cache_dir=tmp / "cache",
+        model_refresh_seconds=0,
+        model_retry_seconds=0.05,
+        max_batch_rows=MAX_ROWS,
+    )
+
+
+@pytest.fixture(scope="module")
+def secured(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Iterator[TestClient]:
+    """The app with auth on (as deployed), serving the tiny bundle."""
+    yield from _client(_settings(tmp_path_factory.mktemp("secured"), tiny_model_dir, SECRET))
+
+
+@pytest.fixture(scope="module")
+def open_app(
+    tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path
+) -> Iterator[TestClient]:
+    """The app with auth off (JWT_SECRET unset)."""
+    yield from _client(_settings(tmp_path_factory.mktemp("open"), tiny_model_dir, None))
+
+
+def _h(*scopes: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {mint_token(SECRET, list(scopes), 60, 'unit')}"}
+
+
+def _golden(model_dir: Path) -> dict[str, Any]:
+    return json.loads(next(model_dir.rglob("golden_examples.json")).read_text())  # type: ignore[no-any-return]
+
+
+def test_liveness_readiness_and_model_info(secured: TestClient, tiny_model_dir: Path) -> None:
+    live = secured.get("/")
+    assert live.status_code == 200
+    assert live.json() == {"service": "telco-churn-api", "version": "0.1.0", "status": "ok"}
+    assert live.headers["x-request-id"]
+    ready = secured.get("/health/ready").json()
+    assert ready["ready"] is True
+    assert ready["model_version"].startswith("local-")
+    r = secured.get("/model")
+    assert r.status_code == 200
+    info = ModelInfo.model_validate(r.json()).model_dump()
+    contract = json.loads(next(tiny_model_dir.rglob("feature_contract.json")).read_text())
+    assert info["version"] == ready["model_version"]
+    assert (info["source"], info["run_id"], info["alias"], info["stale"]) == (
+        "local",
+        "tiny-run",
+        None,
+        False,
+    )
+    assert info["threshold"] == contract["threshold"] | {"f1_optimal": None}
+    assert info["metrics"] == contract["metrics"]
+    assert info["trained_at"] == contract["training"]["trained_at"]
+    assert [f["name"] for f in info["input_schema"]["fields"]] == [
+        f["name"] for f in contract["fields"]
+    ]
+
+
+def test_predict_reproduces_the_golden_examples(secured: TestClient, tiny_model_dir: Path) -> None:
+    for ex in _golden(tiny_model_dir)["examples"]:
+        r = secured.post("/predict", json=ex["input"], headers=_h("predict"))
+        assert r.status_code == 200, r.text
+        body = Prediction.model_validate(r.json()).model_dump()
+        assert abs(body["churn_probability"] - ex["probability"]) <= 1e-6
+        assert body["customerID"] == ex["input"]["customerID"]
+        assert body["reasons"] is None
+    r = secured.post("/predict?explain=true", json={"tenure": 2}, headers=_h("predict"))
+    assert len(r.json()["reasons"]) == 5
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "words"),
+    [
+        (b'{"Contract": "Monthly"}', "Contract", "'Month-to-month', 'One year' or 'Two year'"),
+        (b'{"Contarct": "One year"}', "Contarct", "did you mean 'Contract'"),
+        (b'{"tenure": -1}', "tenure", "greater than or equal to 0"),
+        (b'{"MonthlyCharges": NaN}', "MonthlyCharges", "finite"),
+        (b'{"tenure": ', "body", "Invalid JSON"),
+    ],
+)
+def test_bad_body_is_422_naming_the_field(
+    secured: TestClient, body: bytes, field: str, words: str
+) -> None:
+    r = secured.post("/predict", content=body, headers=_h("predict"))
+    assert r.status_code == 422, r.text
+    detail = r.json()["detail"]
+    assert detail[0]["field"] == field
+    assert words in detail[0]["message"]
+
+
+def test_bad_query_parameters_are_422(secured: TestClient) -> None:
+    r = secured.post("/predict?explain=maybe", json={}, headers=_h("predict"))
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["field"] == "explain"
+    r = secured.post("/predict/batch?sort=up", json={"customers": [{}]}, headers=_h("predict"))
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["field"] == "sort"
+
+
+def test_batch_answers_every_row(secured: TestClient, tiny_model_dir: Path) -> None:
+    golden = _golden(tiny_model_dir)["examples"]
+    rows = [ex["input"] for ex in golden] + [{"tenure": "x"}]
+    r = secured.post("/predict/batch?sort=risk", json={"customers": rows}, headers=_h("predict"))
+    assert r.status_code == 200, r.text
+    body = BatchResponse.model_validate(r.json()).model_dump()
+    assert (body["count"], body["succeeded"], body["failed"]) == (6, 5, 1)
+    for result in body["results"][:5]:
+        expected = golden[result["row"]]["probability"]
+        assert abs(result["prediction"]["churn_probability"] - expected) <= 1e-6
+    assert body["results"][5]["row"] == 5
+    assert body["results"][5]["errors"][0]["field"] == "tenure"
+    r = secured.post("/predict/batch", json={"customers": []}, headers=_h("predict"))
+    assert r.status_code == 422
+    too_many = {"customers": [{}] * (MAX_ROWS + 1)}
+    r = secured.post("/predict/batch", json=too_many, headers=_h("predict"))
+    assert r.status_code == 422
+    assert f"between 1 and {MAX_ROWS} items" in r.json()["detail"][0]["message"]
+
+
+def test_auth_on_401_403_and_open_routes(secured: TestClient) -> None:
+    for headers in ({}, {"Authorization": "Basic abc"}, {"Authorization": "Bearer not.a.jwt"}):
+        r = secured.post("/predict", json={}, headers=headers)
+        assert r.status_code == 401, headers
+        assert r.headers["www-authenticate"] == "Bearer"
+        assert r.json()["detail"][0]["field"] == "Authorization"
+    r = secured.post("/predict/batch", json={"customers": [{}]}, headers=_h("admin"))
+    assert r.status_code == 403
+    assert "www-authenticate" not in r.headers
+    # The token is checked before the parameters and the body.
+    assert secured.post("/predict?explain=maybe", content=b"{").status_code == 401
+    assert secured.post("/admin/reload", headers=_h("predict")).status_code == 403
+    r = secured.post("/admin/reload", headers=_h("admin"))
+    assert r.status_code == 200
+    assert r.json()["reloaded"] is True
+    for path in ("/", "/health/ready", "/model", "/metrics", "/openapi.json"):
+        assert secured.get(path).status_code == 200, path
+
+
+def test_auth_off_opens_every_route(open_app: TestClient) -> None:
+    assert open_app.post("/predict", json={"tenure": 3}).status_code == 200
+    assert open_app.post("/predict/batch", json={"customers": [{}]}).status_code == 200
+    assert open_app.post("/admin/reload").status_code == 200
+
+
+def test_metrics_count_requests_and_predictions(open_app: TestClient) -> None:
+    open_app.post("/predict", json={"tenure": 3})
+    open_app.post("/predict/batch", json={"customers": [{"tenure": 3}, {"tenure": -3}]})
+    text = open_app.get("/metrics").text
+    assert 'churn_api_requests_total{method="POST",route="/predict",status="200"}' in text
+    assert "churn_api_model_ready 1.0" in text
+    assert 'churn_api_batch_rows_total{outcome="error"}' in text
+    assert "churn_api_churn_probability_count" in text
+    assert "churn_api_predictions_total{band=" in text
+
+
+def test_openapi_documents_the_model_and_the_hand_checked_inputs(secured: TestClient) -> None:
+    schema = secured.get("/openapi.json").json()
+    components = schema["components"]
+    assert components["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    contract_enum = components["schemas"]["Customer"]["properties"]["Contract"]["anyOf"][0]
+    assert contract_enum["enum"] == ["Month-to-month", "One year", "Two year"]
+    assert components["schemas"]["BatchRequest"]["properties"]["customers"]["maxItems"] == MAX_ROWS
+    predict = schema["paths"]["/predict"]["post"]
+    assert [p["name"] for p in predict["parameters"]] == ["explain"]
+    assert predict["security"] == [{"bearer": []}]
+    batch = schema["paths"]["/predict/batch"]["post"]
+    assert [p["name"] for p in batch["parameters"]] == ["explain", "sort"]
+    example = batch["requestBody"]["content"]["application/json"]["examples"]["three_rows"]
+    r = secured.post("/predict/batch", json=example["value"], headers=_h("predict"))
+    assert r.json()["succeeded"] == 3
+
+
+def test_no_model_yet_is_503_but_alive(tmp_path: Path) -> None:
+    settings = _settings(tmp_path, tmp_path / "no-such-model", None)
+    for client in _client(settings, ready=False):
+        assert client.get("/").status_code == 200
+        r = client.get("/health/ready")
+        assert r.status_code == 503
+        assert r.json()["ready"] is False
+        assert client.post("/predict", json={}).status_code == 503
+        assert client.get("/model").status_code == 503
+        customers = client.get("/openapi.json").json()["components"]["schemas"]["BatchRequest"]
+        assert customers["properties"]["customers"]["maxItems"] == MAX_ROWS
