@@ -5,11 +5,13 @@ from __future__ import annotations
 import functools
 import hashlib
 import http.server
+import io
 import threading
 from pathlib import Path
 
 import pandas as pd
 import pytest
+import requests
 
 from churn_training import data
 from churn_training.data import DataError, load_dataset, read_csv, validate
@@ -131,8 +133,41 @@ def test_user_csv_with_extra_whitespace_and_order(raw_frame: pd.DataFrame, write
     assert len(dataset.frame) == 30
 
 
-def test_user_csv_from_a_url(raw_frame: pd.DataFrame, tmp_path: Path) -> None:
-    """A URL source is downloaded into the cache and validated like a file."""
+class _FakeResponse:
+    """What `requests.get(..., stream=True)` hands back, without a socket."""
+
+    def __init__(self, url: str, body: bytes | None) -> None:
+        self.url, self.body = url, body
+        self.raw = io.BytesIO(body or b"")
+
+    def __enter__(self) -> _FakeResponse:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def raise_for_status(self) -> None:
+        if self.body is None:
+            raise requests.HTTPError(f"404 Client Error: Not Found for url: {self.url}")
+
+
+def test_user_csv_from_a_url(raw_frame: pd.DataFrame, tmp_path: Path, monkeypatch) -> None:
+    """A URL source is downloaded into the cache and validated like a file (no server)."""
+    served = {"http://data.example/customers.csv": raw_frame.head(40).to_csv(index=False).encode()}
+    monkeypatch.setattr(
+        data.requests, "get", lambda url, **kwargs: _FakeResponse(url, served.get(url))
+    )
+    dataset = load_dataset("http://data.example/customers.csv", tmp_path / "cache")
+    assert len(dataset.frame) == 40
+    assert dataset.location == "http://data.example/customers.csv"
+    assert len(list((tmp_path / "cache" / "downloads").glob("*.csv"))) == 1
+    with pytest.raises(DataError, match=r"could not download.*404"):
+        load_dataset("http://data.example/missing.csv", tmp_path / "cache")
+
+
+@pytest.mark.integration
+def test_user_csv_from_a_real_http_server(raw_frame: pd.DataFrame, tmp_path: Path) -> None:
+    """The same over a real socket (a local HTTP server), so streaming the body is covered."""
     served = tmp_path / "served"
     served.mkdir()
     raw_frame.head(40).to_csv(served / "customers.csv", index=False)

@@ -10,7 +10,10 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
-pytestmark = pytest.mark.integration
+from churn_training.bundle import single_bundle_in
+from churn_training.contract import read_contract
+from churn_training.publish import signature
+from churn_training.pyfunc_model import GOLDEN_FILE
 
 MODEL = "telco-churn"
 # A deliberately weak booster: stumps that see a fifth of the features, big leaves.
@@ -28,6 +31,7 @@ def client(champion) -> MlflowClient:
     return MlflowClient(champion.uri)
 
 
+@pytest.mark.integration
 def test_first_model_is_registered_as_champion(champion, client: MlflowClient) -> None:
     assert champion.result["promoted"] is True
     assert champion.result["alias"] == "champion"
@@ -38,6 +42,7 @@ def test_first_model_is_registered_as_champion(champion, client: MlflowClient) -
     assert "first model" in version.tags["promotion_reason"]
 
 
+@pytest.mark.integration
 def test_run_has_metrics_params_and_dataset(champion, client: MlflowClient) -> None:
     run = client.get_run(champion.result["run_id"])
     experiment = client.get_experiment(run.info.experiment_id)
@@ -54,6 +59,7 @@ def test_run_has_metrics_params_and_dataset(champion, client: MlflowClient) -> N
     assert inputs and inputs[0].dataset.name == "telco-customer-churn"
 
 
+@pytest.mark.integration
 def test_run_artifacts(champion, client: MlflowClient, tmp_path: Path) -> None:
     run_id = champion.result["run_id"]
     names = {a.path for a in client.list_artifacts(run_id)}
@@ -72,20 +78,23 @@ def test_run_artifacts(champion, client: MlflowClient, tmp_path: Path) -> None:
     assert "Logistic-regression baseline" in card and "Behavioural checks" in card
 
 
+@pytest.mark.integration
 def test_baseline_logged_as_its_own_run(champion, client: MlflowClient) -> None:
     run = client.get_run(champion.result["baseline_run_id"])
     assert run.data.tags["role"] == "baseline"
     assert 0.8 < run.data.metrics["holdout_roc_auc"] < 0.9
 
 
+@pytest.mark.integration
 def test_champion_loads_with_pyfunc_from_the_registry(champion) -> None:
     model = mlflow.pyfunc.load_model(f"models:/{MODEL}@champion")
-    golden = json.loads(next(champion.model_dir.rglob("golden_examples.json")).read_text())
+    golden = json.loads((single_bundle_in(champion.model_dir) / GOLDEN_FILE).read_text())
     out = model.predict(pd.DataFrame([e["input"] for e in golden["examples"]]))
     expected = [e["probability"] for e in golden["examples"]]
     assert out["churn_probability"].tolist() == pytest.approx(expected, abs=1e-6)
 
 
+@pytest.mark.integration
 def test_worse_model_does_not_take_champion(
     champion, client: MlflowClient, dataset_csv: Path, train_cli
 ) -> None:
@@ -109,6 +118,7 @@ def test_worse_model_does_not_take_champion(
     assert challenger.tags["promotion"] == "challenger"
 
 
+@pytest.mark.integration
 def test_bad_data_publishes_nothing(
     champion, client: MlflowClient, tmp_path: Path, train_cli
 ) -> None:
@@ -124,8 +134,17 @@ def test_bad_data_publishes_nothing(
     assert len(client.search_model_versions(f"name='{MODEL}'")) == versions_before
 
 
+@pytest.mark.integration
 def test_unreachable_tracking_server_fails_fast(dataset_csv: Path, train_cli) -> None:
     result = train_cli("--data", str(dataset_csv), "--tracking-uri", "http://127.0.0.1:9")
     assert result.returncode == 3
     assert "not reachable" in result.stderr and "Traceback" not in result.stderr
     assert "customers" not in result.stderr  # it stopped before even loading the data
+
+
+def test_signature_makes_every_input_optional() -> None:
+    contract = read_contract(Path(__file__).parent / "fixtures" / "feature_contract_v1.json")
+    inputs = signature(contract).inputs
+    assert inputs.input_names() == ["customerID", *(f.name for f in contract.fields)]
+    assert all(not spec.required for spec in inputs.inputs)
+    assert signature(contract).outputs.input_names() == ["churn_probability", "churn"]
