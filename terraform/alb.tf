@@ -1,7 +1,10 @@
-# One internet-facing ALB. Routing (tests/infra asserts it):
-#   default action          -> api target group (8000, health GET /)
-#   rule 10: /ui, /ui/*     -> ui target group  (8501, health /ui/_stcore/health, sticky)
+# One internet-facing ALB, HTTPS only (port 80 answers 301). Routing on 443 (tests/infra asserts it):
+#   rules 1-3: /admin*, /metrics, /docs*, /openapi.json, /redoc, /model* -> fixed 404
+#   rule 10: /ui, /ui/*     -> login (Cognito or OIDC), then ui target group
+#                              (8501, health /ui/_stcore/health, sticky)
 #   rule 100: /* (CANARY/BLUE_GREEN only) -> api + api-alternate, weights owned by ECS
+#   default action          -> api target group (8000, health GET /)
+# WAF (waf.tf) and access logs (alb_logs.tf) sit in front of / behind all of it.
 # Streamlit runs with server.baseUrlPath=ui, so the /ui prefix is kept end to end.
 
 resource "aws_lb" "this" {
@@ -17,6 +20,17 @@ resource "aws_lb" "this" {
   idle_timeout               = 60
   drop_invalid_header_fields = true
   enable_deletion_protection = var.alb_deletion_protection
+
+  # One gzip file per ALB node every 5 minutes (alb_logs.tf): who called what, from where,
+  # with which status and latency, including requests the WAF or the edge rules refused.
+  access_logs {
+    bucket  = aws_s3_bucket.alb_logs.id
+    prefix  = local.alb_log_prefix
+    enabled = true
+  }
+
+  # The ALB checks that it can write to the bucket when access logs are enabled.
+  depends_on = [aws_s3_bucket_policy.alb_logs]
 }
 
 # API: requests are short and the API finishes in-flight work on SIGTERM, so 10 s of draining
@@ -89,35 +103,23 @@ resource "aws_lb_target_group" "ui" {
 }
 
 # --- Listeners ---------------------------------------------------------------------------------
+# HTTPS only: var.certificate_arn is required (variables.tf). Port 80 exists only to answer 301.
 resource "aws_lb_listener" "http" {
   load_balancer_arn = aws_lb.this.arn
   port              = 80
   protocol          = "HTTP"
 
-  dynamic "default_action" {
-    for_each = local.https ? [1] : []
-    content {
-      type = "redirect"
-      redirect {
-        port        = "443"
-        protocol    = "HTTPS"
-        status_code = "HTTP_301"
-      }
-    }
-  }
-
-  dynamic "default_action" {
-    for_each = local.https ? [] : [1]
-    content {
-      type             = "forward"
-      target_group_arn = aws_lb_target_group.api.arn
+  default_action {
+    type = "redirect"
+    redirect {
+      port        = "443"
+      protocol    = "HTTPS"
+      status_code = "HTTP_301"
     }
   }
 }
 
 resource "aws_lb_listener" "https" {
-  count = local.https ? 1 : 0
-
   load_balancer_arn = aws_lb.this.arn
   port              = 443
   protocol          = "HTTPS"
@@ -130,13 +132,48 @@ resource "aws_lb_listener" "https" {
   }
 }
 
+# Operator routes of the API are not served to the internet: these rules answer 404 before any
+# rule that forwards to the API (lower number = evaluated first). Operators call them inside the
+# VPC through Service Connect (http://api:8000/admin/reload from a task in the cluster). ALB
+# path patterns are case-sensitive and match the raw path; the WAF rule "InternalPaths"
+# (waf.tf) also blocks the URL-decoded, normalised forms. At most three values per condition.
 locals {
-  # The listener that serves the application (the HTTP one only redirects when HTTPS is on).
-  app_listener_arn = local.https ? aws_lb_listener.https[0].arn : aws_lb_listener.http.arn
+  internal_only_routes = {
+    admin = { priority = 1, paths = ["/admin", "/admin/*", "/metrics"] }
+    docs  = { priority = 2, paths = ["/docs", "/docs/*", "/openapi.json"] }
+    model = { priority = 3, paths = ["/redoc", "/model", "/model/*"] }
+  }
 }
 
+resource "aws_lb_listener_rule" "internal_only" {
+  for_each = local.internal_only_routes
+
+  listener_arn = aws_lb_listener.https.arn
+  priority     = each.value.priority
+
+  condition {
+    path_pattern {
+      values = each.value.paths
+    }
+  }
+
+  action {
+    type = "fixed-response"
+    fixed_response {
+      content_type = "text/plain"
+      message_body = "Not found"
+      status_code  = "404"
+    }
+  }
+}
+
+# The console: the ALB authenticates every /ui request (Cognito by default, or the OIDC provider
+# of var.console_oidc; console_auth.tf) before forwarding it, so Streamlit never sees an
+# anonymous request. The ALB session cookie covers the websocket at /ui/_stcore/stream. Target
+# group health checks do not pass through listener rules, so /ui/_stcore/health stays open to
+# the ALB only.
 resource "aws_lb_listener_rule" "ui" {
-  listener_arn = local.app_listener_arn
+  listener_arn = aws_lb_listener.https.arn
   priority     = 10
 
   condition {
@@ -145,8 +182,46 @@ resource "aws_lb_listener_rule" "ui" {
     }
   }
 
+  dynamic "action" {
+    for_each = local.console_oidc ? [] : [1]
+    content {
+      type  = "authenticate-cognito"
+      order = 1
+      authenticate_cognito {
+        user_pool_arn              = aws_cognito_user_pool.console[0].arn
+        user_pool_client_id        = aws_cognito_user_pool_client.console[0].id
+        user_pool_domain           = aws_cognito_user_pool_domain.console[0].domain
+        on_unauthenticated_request = "authenticate"
+        scope                      = "openid email"
+        session_cookie_name        = "${var.project}-console-session"
+        session_timeout            = var.console_session_seconds
+      }
+    }
+  }
+
+  dynamic "action" {
+    for_each = local.console_oidc ? [1] : []
+    content {
+      type  = "authenticate-oidc"
+      order = 1
+      authenticate_oidc {
+        issuer                     = var.console_oidc.issuer
+        authorization_endpoint     = var.console_oidc.authorization_endpoint
+        token_endpoint             = var.console_oidc.token_endpoint
+        user_info_endpoint         = var.console_oidc.user_info_endpoint
+        client_id                  = var.console_oidc.client_id
+        client_secret              = data.aws_secretsmanager_secret_version.console_oidc[0].secret_string
+        on_unauthenticated_request = "authenticate"
+        scope                      = var.console_oidc.scope
+        session_cookie_name        = "${var.project}-console-session"
+        session_timeout            = var.console_session_seconds
+      }
+    }
+  }
+
   action {
     type             = "forward"
+    order            = 2
     target_group_arn = aws_lb_target_group.ui.arn
   }
 }
@@ -156,7 +231,7 @@ resource "aws_lb_listener_rule" "ui" {
 resource "aws_lb_listener_rule" "api" {
   count = local.api_traffic_shifting ? 1 : 0
 
-  listener_arn = local.app_listener_arn
+  listener_arn = aws_lb_listener.https.arn
   priority     = 100
 
   condition {

@@ -20,8 +20,6 @@ locals {
   public_subnet_ids  = var.create_vpc ? module.network[0].public_subnet_ids : var.existing_public_subnet_ids
   private_subnet_ids = var.create_vpc ? module.network[0].private_subnet_ids : var.existing_private_subnet_ids
 
-  https = var.certificate_arn != null
-
   create_mlflow       = var.external_mlflow_tracking_uri == null
   namespace_name      = "${var.project}.internal"
   mlflow_port         = 5000

@@ -1,6 +1,21 @@
 output "url" {
-  description = "Base URL of the ALB (API at /, UI at /ui/)."
-  value       = "${local.https ? "https" : "http"}://${aws_lb.this.dns_name}"
+  description = "Base URL (API at /, console at /ui/ behind the login)."
+  value       = "https://${local.public_hostname}"
+}
+
+output "console_user_pool_id" {
+  description = "Cognito user pool of the console users (null with console_oidc); create users with `aws cognito-idp admin-create-user`."
+  value       = local.console_oidc ? null : aws_cognito_user_pool.console[0].id
+}
+
+output "alb_access_logs_bucket" {
+  description = "S3 bucket of the ALB access logs (prefix alb/)."
+  value       = aws_s3_bucket.alb_logs.bucket
+}
+
+output "waf_web_acl_arn" {
+  description = "WAF web ACL associated with the ALB."
+  value       = aws_wafv2_web_acl.alb.arn
 }
 
 output "alb_dns_name" {

@@ -1,6 +1,7 @@
 # Security-group graph (tests/infra asserts it):
 #   internet --80/443--> alb --8000--> api <--8000-- ui (Service Connect)
 #                        alb --8501--> ui
+#                        alb --443--> identity provider (console login)
 #   api, trainer --5000--> mlflow --5432--> db
 # Tasks accept nothing from any CIDR; outbound HTTPS is open for Docker Hub, AWS APIs and,
 # for the trainer, DATA_SOURCE downloads.
@@ -50,10 +51,12 @@ resource "aws_security_group" "db" {
 }
 
 # --- ALB ---------------------------------------------------------------------------------------
+# Port 80 only answers 301 to HTTPS (aws_lb_listener.http has no other action).
 resource "aws_vpc_security_group_ingress_rule" "alb_http" {
+  #checkov:skip=CKV_AWS_260:port 80 only answers 301 to HTTPS (aws_lb_listener.http, asserted in tests/infra); no content is served in clear
   for_each          = toset(var.allowed_ingress_cidrs)
   security_group_id = aws_security_group.alb.id
-  description       = "HTTP (redirects to HTTPS when a certificate is set)"
+  description       = "HTTP, answered with a redirect to HTTPS"
   ip_protocol       = "tcp"
   from_port         = 80
   to_port           = 80
@@ -61,7 +64,7 @@ resource "aws_vpc_security_group_ingress_rule" "alb_http" {
 }
 
 resource "aws_vpc_security_group_ingress_rule" "alb_https" {
-  for_each          = local.https ? toset(var.allowed_ingress_cidrs) : toset([])
+  for_each          = toset(var.allowed_ingress_cidrs)
   security_group_id = aws_security_group.alb.id
   description       = "HTTPS"
   ip_protocol       = "tcp"
@@ -77,6 +80,17 @@ resource "aws_vpc_security_group_egress_rule" "alb_to_api" {
   from_port                    = local.api_port
   to_port                      = local.api_port
   referenced_security_group_id = aws_security_group.api.id
+}
+
+# authenticate-cognito / authenticate-oidc: the ALB itself calls the identity provider's token
+# and user-info endpoints over HTTPS.
+resource "aws_vpc_security_group_egress_rule" "alb_to_idp" {
+  security_group_id = aws_security_group.alb.id
+  description       = "Console login: identity provider token and user-info endpoints"
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
+  cidr_ipv4         = "0.0.0.0/0"
 }
 
 resource "aws_vpc_security_group_egress_rule" "alb_to_ui" {

@@ -63,7 +63,7 @@ module "api" {
     alb_resource_label  = "${aws_lb.this.arn_suffix}/${aws_lb_target_group.api.arn_suffix}"
   }
 
-  depends_on = [aws_lb_listener.http, aws_lb_listener.https]
+  depends_on = [aws_lb_listener.https]
 }
 
 module "ui" {
@@ -106,5 +106,5 @@ module "ui" {
     namespace_arn = aws_service_discovery_private_dns_namespace.internal.arn
   }
 
-  depends_on = [aws_lb_listener.http, aws_lb_listener.https, module.api]
+  depends_on = [aws_lb_listener_rule.ui, module.api]
 }

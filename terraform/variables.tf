@@ -78,7 +78,22 @@ variable "existing_private_subnet_ids" {
 # Load balancer
 # ---------------------------------------------------------------------------------------------
 variable "certificate_arn" {
-  description = "ACM certificate ARN. When set, the ALB serves HTTPS on 443 and port 80 redirects to it."
+  description = "ACM certificate ARN for the ALB's HTTPS listener (required: the ALB serves HTTPS only, port 80 answers 301). Must cover public_hostname."
+  type        = string
+  nullable    = false
+
+  # There is no plain-HTTP mode: the console login (authenticate-cognito / -oidc) only runs on
+  # HTTPS listeners, and tokens and customer records must not cross any network in clear.
+  # Without a domain, import a self-signed certificate into ACM for a test deployment
+  # (terraform/README.md).
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]+$", var.certificate_arn))
+    error_message = "certificate_arn must be an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<id>): the ALB serves HTTPS only and refuses to deploy without one."
+  }
+}
+
+variable "public_hostname" {
+  description = "Host name users and clients use (covered by the certificate), e.g. churn.example.com. Used for the console login callback; null uses the ALB's DNS name."
   type        = string
   default     = null
 }
@@ -87,6 +102,86 @@ variable "allowed_ingress_cidrs" {
   description = "CIDRs allowed to reach the ALB on 80/443."
   type        = list(string)
   default     = ["0.0.0.0/0"]
+}
+
+variable "alb_log_retention_days" {
+  description = "Days ALB access logs are kept in their S3 bucket."
+  type        = number
+  default     = 90
+
+  validation {
+    condition     = var.alb_log_retention_days >= 1
+    error_message = "alb_log_retention_days must be at least 1."
+  }
+}
+
+variable "waf_rate_limit" {
+  description = "Requests per client IP per 5 minutes above which WAF blocks that IP (AWS WAF minimum: 10)."
+  type        = number
+  default     = 2000
+
+  validation {
+    condition     = var.waf_rate_limit >= 10
+    error_message = "waf_rate_limit must be at least 10 (AWS WAF minimum)."
+  }
+}
+
+# ---------------------------------------------------------------------------------------------
+# Console login (/ui): Cognito user pool created here, or an existing OIDC provider
+# ---------------------------------------------------------------------------------------------
+variable "console_oidc" {
+  description = "OIDC provider for the console login instead of Cognito: issuer, endpoints, client id and the ARN of a Secrets Manager secret holding the client secret (plain string)."
+  type = object({
+    issuer                 = string
+    authorization_endpoint = string
+    token_endpoint         = string
+    user_info_endpoint     = string
+    client_id              = string
+    client_secret_arn      = string
+    scope                  = optional(string, "openid email")
+  })
+  default = null
+
+  validation {
+    condition = var.console_oidc == null ? true : alltrue([
+      for url in [var.console_oidc.issuer, var.console_oidc.authorization_endpoint, var.console_oidc.token_endpoint, var.console_oidc.user_info_endpoint] :
+      startswith(url, "https://")
+    ])
+    error_message = "console_oidc: issuer, authorization_endpoint, token_endpoint and user_info_endpoint must be https:// URLs."
+  }
+
+  validation {
+    condition     = var.console_oidc == null ? true : can(regex("^arn:aws[a-z-]*:secretsmanager:", var.console_oidc.client_secret_arn))
+    error_message = "console_oidc.client_secret_arn must be a Secrets Manager secret ARN."
+  }
+}
+
+variable "console_mfa" {
+  description = "Cognito MFA for console users: ON (TOTP required, set up at first login) or OPTIONAL."
+  type        = string
+  default     = "ON"
+
+  validation {
+    condition     = contains(["ON", "OPTIONAL"], var.console_mfa)
+    error_message = "console_mfa must be ON or OPTIONAL."
+  }
+}
+
+variable "console_session_seconds" {
+  description = "Lifetime of the ALB console session cookie before the user logs in again."
+  type        = number
+  default     = 28800 # 8 hours: one working day.
+
+  validation {
+    condition     = var.console_session_seconds >= 300 && var.console_session_seconds <= 604800
+    error_message = "console_session_seconds must be between 300 and 604800 (7 days)."
+  }
+}
+
+variable "cognito_domain_prefix" {
+  description = "Prefix of the Cognito hosted login domain (<prefix>.auth.<region>.amazoncognito.com); null uses <project>-console-<account id>."
+  type        = string
+  default     = null
 }
 
 variable "alb_deletion_protection" {
@@ -240,6 +335,18 @@ variable "external_mlflow_tracking_uri" {
   default     = null
 }
 
+variable "external_mlflow_trainer_secret_arn" {
+  description = "With an external MLflow: Secrets Manager secret (JSON with username and password) of the trainer's MLflow identity; null sends no credentials."
+  type        = string
+  default     = null
+}
+
+variable "external_mlflow_api_secret_arn" {
+  description = "With an external MLflow: Secrets Manager secret (JSON with username and password) of the API's read-only MLflow identity; null sends no credentials."
+  type        = string
+  default     = null
+}
+
 variable "mlflow_cpu" {
   description = "MLflow server task CPU units."
   type        = number
@@ -247,9 +354,16 @@ variable "mlflow_cpu" {
 }
 
 variable "mlflow_memory" {
-  description = "MLflow server task memory (MiB)."
+  description = "MLflow server task memory (MiB). One gunicorn worker runs per 0.5 vCPU (mlflow.tf)."
   type        = number
   default     = 1024
+
+  # Measured (PITFALLS.md): 4 workers with job execution off = 1.4 GB resident, i.e. about
+  # 0.3 GB base + 350 MB per worker. Below that the task is killed for memory.
+  validation {
+    condition     = var.mlflow_memory >= 300 + 350 * max(1, floor(var.mlflow_cpu / 512))
+    error_message = "mlflow_memory is too small for the MLflow workers mlflow_cpu implies: give at least 300 + 350 MiB per worker (one worker per 512 CPU units)."
+  }
 }
 
 variable "db_instance_class" {

@@ -12,6 +12,10 @@ import hcl2
 
 ROOT = Path(__file__).resolve().parents[2]
 TERRAFORM = ROOT / "terraform"
+API_SRC = ROOT / "inference-service" / "src" / "churn_api"
+ROUTE = re.compile(
+    r"\.(get|post|put|delete|patch|head|api_route)\(\s*[\"']([^\"']*)[\"']", re.MULTILINE
+)
 
 
 def normalize(value: Any) -> Any:
@@ -112,3 +116,12 @@ def walk(value: Any) -> Iterator[Any]:
     elif isinstance(value, list):
         for v in value:
             yield from walk(v)
+
+
+def api_route_paths() -> set[tuple[str, str]]:
+    """(method, path) pairs declared with FastAPI decorators in churn_api."""
+    routes: set[tuple[str, str]] = set()
+    for source in API_SRC.rglob("*.py"):
+        for method, path in ROUTE.findall(source.read_text()):
+            routes.add((method.upper(), path))
+    return routes

@@ -6,9 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
-from infra_hcl import ROOT, Module, local_value, ref
-
-API_SRC = ROOT / "inference-service" / "src" / "churn_api"
+from infra_hcl import ROOT, Module, api_route_paths, local_value, ref
 
 
 def test_api_target_group_port_and_liveness_health_check(root: Module) -> None:
@@ -43,18 +41,17 @@ def test_alternate_api_target_group_matches_the_primary(root: Module) -> None:
 def test_ui_rule_routes_both_ui_paths_to_the_ui_target_group_first(root: Module) -> None:
     rule = root.resource("aws_lb_listener_rule", "ui")
     assert rule["condition"][0]["path_pattern"][0]["values"] == ["/ui", "/ui/*"]
-    action = rule["action"][0]
+    # The forward comes last, after the login (test_infra_console_login.py).
+    (action,) = rule["action"]
     assert action["type"] == "forward"
     assert ref(action["target_group_arn"]) == "aws_lb_target_group.ui.arn"
     canary_rule = root.resource("aws_lb_listener_rule", "api")
     # Lower number = evaluated first: /ui must win over the API's catch-all canary rule.
     assert rule["priority"] < canary_rule["priority"]
     assert canary_rule["condition"][0]["path_pattern"][0]["values"] == ["/*"]
-    # Both rules sit on the listener that serves the app (HTTPS when a certificate is set).
-    assert ref(rule["listener_arn"]) == ref(canary_rule["listener_arn"]) == "local.app_listener_arn"
-    app_listener = root.locals["app_listener_arn"]
-    assert "aws_lb_listener.https[0].arn" in app_listener
-    assert "aws_lb_listener.http.arn" in app_listener
+    # Both rules sit on the HTTPS listener, the only one that serves the app.
+    assert ref(rule["listener_arn"]) == ref(canary_rule["listener_arn"])
+    assert ref(rule["listener_arn"]) == "aws_lb_listener.https.arn"
 
 
 def test_canary_rule_weights_primary_and_alternate_and_leaves_them_to_ecs(root: Module) -> None:
@@ -69,29 +66,14 @@ def test_canary_rule_weights_primary_and_alternate_and_leaves_them_to_ecs(root: 
     assert rule["count"] == "${local.api_traffic_shifting ? 1 : 0}"
 
 
-def test_default_actions_forward_to_api_or_redirect_to_https(root: Module) -> None:
-    http = root.resource("aws_lb_listener", "http")
-    assert http["port"] == 80
-    actions = http["dynamic"]
-    by_type = {a["default_action"]["content"][0]["type"]: a["default_action"] for a in actions}
-    redirect = by_type["redirect"]
-    assert redirect["for_each"] == "${local.https ? [1] : []}"
-    target = redirect["content"][0]["redirect"][0]
-    assert (target["port"], target["protocol"], target["status_code"]) == (
-        "443",
-        "HTTPS",
-        "HTTP_301",
-    )
-    forward = by_type["forward"]
-    assert forward["for_each"] == "${local.https ? [] : [1]}"
-    assert ref(forward["content"][0]["target_group_arn"]) == "aws_lb_target_group.api.arn"
-
+def test_https_listener_forwards_to_the_api_by_default_with_modern_tls(root: Module) -> None:
     https = root.resource("aws_lb_listener", "https")
+    assert "count" not in https  # always present: there is no plain-HTTP mode
     assert https["port"] == 443
+    assert https["protocol"] == "HTTPS"
     assert https["certificate_arn"] == "${var.certificate_arn}"
     assert https["ssl_policy"].startswith("ELBSecurityPolicy-TLS13")
     assert ref(https["default_action"][0]["target_group_arn"]) == "aws_lb_target_group.api.arn"
-    assert root.locals["https"] == "${var.certificate_arn != null}"
 
 
 def test_alb_idle_timeout_is_below_the_api_keep_alive_requirement(root: Module) -> None:
@@ -102,21 +84,9 @@ def test_alb_idle_timeout_is_below_the_api_keep_alive_requirement(root: Module) 
     assert alb["idle_timeout"] <= 60
 
 
-def _api_route_paths() -> set[tuple[str, str]]:
-    """(method, path) pairs declared with FastAPI decorators in churn_api."""
-    pattern = re.compile(
-        r"\.(get|post|put|delete|patch|head|api_route)\(\s*[\"']([^\"']*)[\"']", re.MULTILINE
-    )
-    routes: set[tuple[str, str]] = set()
-    for source in API_SRC.rglob("*.py"):
-        for method, path in pattern.findall(source.read_text()):
-            routes.add((method.upper(), path))
-    return routes
-
-
 def test_api_health_check_path_is_a_real_get_route(root: Module) -> None:
     path = root.resource("aws_lb_target_group", "api")["health_check"][0]["path"]
-    routes = _api_route_paths()
+    routes = api_route_paths()
     assert ("GET", path) in routes or ("API_ROUTE", path) in routes, (
         f"ALB health check GET {path} is not a route of churn_api: {sorted(routes)}"
     )

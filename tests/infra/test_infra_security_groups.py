@@ -90,9 +90,16 @@ def test_each_task_accepts_only_its_own_port_from_the_expected_groups(
             assert edge["protocol"] == "tcp", edge
 
 
-def test_alb_reaches_only_the_task_ports(egress: list[dict[str, Any]]) -> None:
-    alb = {(e["peer"], e["ports"]) for e in egress if e["group"] == "alb"}
-    assert alb == {("api", (8000, 8000)), ("ui", (8501, 8501))}
+def test_alb_reaches_only_the_task_ports_and_the_identity_provider(
+    egress: list[dict[str, Any]],
+) -> None:
+    alb = {(e["peer"], e["cidr"], e["ports"]) for e in egress if e["group"] == "alb"}
+    # HTTPS out is for the console login: the ALB calls the IdP's token/user-info endpoints.
+    assert alb == {
+        ("api", None, (8000, 8000)),
+        ("ui", None, (8501, 8501)),
+        (None, "0.0.0.0/0", (443, 443)),
+    }
 
 
 def test_task_egress_is_https_or_a_named_peer(egress: list[dict[str, Any]]) -> None:
