@@ -29,6 +29,18 @@ locals {
   api_port = 8000
   ui_port  = 8501
 
+  # Every image runs as uid/gid 10001 (USER in inference-service/, ui-service/, training/ and
+  # docker/mlflow/Dockerfile; tests/infra cross-checks it). Root filesystems are read-only;
+  # these are the only paths each container writes to (task volumes, see modules/ecs-service).
+  image_user           = "10001:10001"
+  api_model_cache_root = "/home/app/.cache/churn-api"
+  writable_paths = {
+    api     = ["/tmp", local.api_model_cache_root] # downloaded model bundles
+    ui      = ["/tmp", "/home/app/.streamlit"]     # Streamlit's per-user config/cache dir
+    trainer = ["/tmp", "/home/churn", "/data"]     # work dir and CHURN_CACHE_DIR
+    mlflow  = ["/tmp"]                             # artifact uploads, generated auth config
+  }
+
   # CANARY / BLUE_GREEN need a second target group and a listener rule ECS can re-weight.
   api_traffic_shifting = var.api_deployment_strategy != "ROLLING"
 

@@ -205,6 +205,8 @@ module "mlflow" {
   memory             = var.mlflow_memory
   port               = local.mlflow_port
   task_role_arn      = aws_iam_role.mlflow_task[0].arn
+  user               = local.image_user
+  writable_paths     = local.writable_paths.mlflow
 
   entry_point = ["/bin/sh", "-c"]
   command     = [local.mlflow_server_command]

@@ -15,6 +15,8 @@ module "api" {
   memory             = var.api_memory
   port               = local.api_port
   task_role_arn      = aws_iam_role.api_task.arn
+  user               = local.image_user
+  writable_paths     = local.writable_paths.api
 
   environment = {
     PORT                  = tostring(local.api_port)
@@ -22,6 +24,7 @@ module "api" {
     MODEL_NAME            = var.model_name
     MODEL_ALIAS           = var.model_alias
     MODEL_REFRESH_SECONDS = tostring(var.model_refresh_seconds)
+    MODEL_CACHE_DIR       = "${local.api_model_cache_root}/models" # on a writable volume
     # Only bundles signed by the trainer's KMS key are served (signing.tf).
     MODEL_PUBLIC_KEYS = data.aws_kms_public_key.model_signing.public_key_pem
   }
@@ -80,6 +83,8 @@ module "ui" {
   memory             = var.ui_memory
   port               = local.ui_port
   task_role_arn      = aws_iam_role.ui_task.arn
+  user               = local.image_user
+  writable_paths     = local.writable_paths.ui
 
   environment = {
     PORT         = tostring(local.ui_port)

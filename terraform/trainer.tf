@@ -15,6 +15,8 @@ module "trainer" {
   cpu                = var.trainer_cpu
   memory             = var.trainer_memory
   task_role_arn      = aws_iam_role.trainer_task.arn
+  user               = local.image_user
+  writable_paths     = local.writable_paths.trainer
 
   environment = merge(
     {

@@ -116,7 +116,11 @@ def test_api_environment_matches_the_contract(root: Module) -> None:
         "MODEL_ALIAS",
         "MODEL_REFRESH_SECONDS",
         "MODEL_PUBLIC_KEYS",
+        "MODEL_CACHE_DIR",
     }
+    # The model cache lives on one of the API's writable volumes (root filesystem read-only).
+    assert environment["MODEL_CACHE_DIR"] == "${local.api_model_cache_root}/models"
+    assert "${local.api_model_cache_root}" in root.locals["writable_paths"]["api"]
     assert root.default("model_name") == "telco-churn"
     assert root.default("model_alias") == "champion"
 

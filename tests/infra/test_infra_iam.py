@@ -60,7 +60,16 @@ def test_execution_role_reads_only_its_own_secrets_and_logs(service_module: Modu
     assert logs["resources"] == ["${aws_cloudwatch_log_group.this.arn}:*"]
     secrets = document["dynamic"][0]["statement"]["content"][0]
     assert secrets["actions"] == ["secretsmanager:GetSecretValue"]
-    assert secrets["resources"] == "${distinct(values(var.secrets))}"
+    # Exactly the secrets of var.secrets, with a JSON-key selector ("<arn>:password::") cut
+    # back to the secret ARN IAM knows: the first seven colon-separated fields.
+    assert secrets["resources"] == (
+        '${distinct([for v in values(var.secrets) : join(":", '
+        'slice(split(":", v), 0, min(7, length(split(":", v)))))])}'
+    )
+    arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:churn/mlflow-api-AbCdEf"
+    for value in (arn, f"{arn}:password::", f"{arn}:username::"):
+        parts = value.split(":")
+        assert ":".join(parts[: min(7, len(parts))]) == arn
 
 
 def test_roles_are_assumable_only_by_their_service_in_this_account(root: Module) -> None:

@@ -10,26 +10,58 @@ locals {
     appProtocol   = "http"
   }]
 
-  container = merge(
-    {
-      name         = var.name
-      image        = var.image
-      essential    = true
-      portMappings = local.port_mappings
-      environment  = [for k in sort(keys(var.environment)) : { name = k, value = var.environment[k] }]
-      secrets      = [for k in sort(keys(var.secrets)) : { name = k, valueFrom = var.secrets[k] }]
-      stopTimeout  = var.stop_timeout
-      logConfiguration = {
-        logDriver = "awslogs"
-        options = {
-          awslogs-group         = aws_cloudwatch_log_group.this.name
-          awslogs-region        = var.aws_region
-          awslogs-stream-prefix = var.name
-          mode                  = "non-blocking" # A slow CloudWatch never blocks stdout writes.
-          max-buffer-size       = "8m"
-        }
+  # Writable paths of a read-only container: one task volume (Fargate ephemeral storage, no
+  # host path) per path, named after it. ECS starts such a volume as a copy of the image's
+  # directory (content, owner, mode) only when the image declares the path as a VOLUME;
+  # otherwise it is an empty root-owned directory the non-root user cannot write to. Each
+  # Dockerfile therefore declares its writable paths (tests/infra/test_infra_ecs_hardening.py).
+  writable_volumes = { for path in var.writable_paths : trim(replace(path, "/[^A-Za-z0-9]+/", "-"), "-") => path }
+
+  # Service Connect adds an Envoy sidecar to the task; the app's hard limit leaves it room, so
+  # an app over its limit is killed alone instead of starving the proxy.
+  sidecar_memory     = var.service_connect == null ? 0 : 128
+  memory_limit       = var.memory - local.sidecar_memory
+  memory_reservation = floor(local.memory_limit / 2)
+
+  container_base = {
+    name         = var.name
+    image        = var.image
+    essential    = true
+    portMappings = local.port_mappings
+    environment  = [for k in sort(keys(var.environment)) : { name = k, value = var.environment[k] }]
+    secrets      = [for k in sort(keys(var.secrets)) : { name = k, valueFrom = var.secrets[k] }]
+    stopTimeout  = var.stop_timeout
+
+    memory                 = local.memory_limit       # hard limit: the container is killed above it
+    memoryReservation      = local.memory_reservation # soft limit
+    readonlyRootFilesystem = true
+    mountPoints            = [for name, path in local.writable_volumes : { sourceVolume = name, containerPath = path, readOnly = false }]
+    linuxParameters = {
+      capabilities = {
+        drop = ["ALL"]
       }
-    },
+      # tini as PID 1: forwards SIGTERM to the app and reaps its children (gunicorn workers).
+      initProcessEnabled = true
+    }
+    # No "no-new-privileges" here: dockerSecurityOptions is not supported on Fargate. The images
+    # run as a non-root user (var.user) and every capability is dropped, so setuid binaries
+    # gain nothing.
+
+    logConfiguration = {
+      logDriver = "awslogs"
+      options = {
+        awslogs-group         = aws_cloudwatch_log_group.this.name
+        awslogs-region        = var.aws_region
+        awslogs-stream-prefix = var.name
+        mode                  = "non-blocking" # A slow CloudWatch never blocks stdout writes.
+        max-buffer-size       = "8m"
+      }
+    }
+  }
+
+  container = merge(
+    local.container_base,
+    var.user == null ? {} : { user = var.user },
     var.entry_point == null ? {} : { entryPoint = var.entry_point },
     var.command == null ? {} : { command = var.command },
     var.container_health_check == null ? {} : {
@@ -67,9 +99,10 @@ data "aws_iam_policy_document" "execution" {
   dynamic "statement" {
     for_each = length(var.secrets) > 0 ? [1] : []
     content {
-      sid       = "ReadOwnSecrets"
-      actions   = ["secretsmanager:GetSecretValue"]
-      resources = distinct(values(var.secrets))
+      sid     = "ReadOwnSecrets"
+      actions = ["secretsmanager:GetSecretValue"]
+      # valueFrom may select a JSON key ("<secret arn>:password::"); IAM wants the secret ARN.
+      resources = distinct([for v in values(var.secrets) : join(":", slice(split(":", v), 0, min(7, length(split(":", v)))))])
     }
   }
 }
@@ -88,6 +121,13 @@ resource "aws_ecs_task_definition" "this" {
   execution_role_arn       = aws_iam_role.execution.arn
   task_role_arn            = var.task_role_arn
   container_definitions    = jsonencode([local.container])
+
+  dynamic "volume" {
+    for_each = local.writable_volumes
+    content {
+      name = volume.key # no host_path: Fargate task ephemeral storage, gone with the task
+    }
+  }
 
   runtime_platform {
     operating_system_family = "LINUX"

@@ -39,7 +39,7 @@ variable "cpu" {
 }
 
 variable "memory" {
-  description = "Task memory (MiB)."
+  description = "Task memory (MiB). The container's hard limit is this minus 128 MiB for the Service Connect proxy when there is one; its reservation is half of the limit."
   type        = number
 }
 
@@ -56,9 +56,31 @@ variable "environment" {
 }
 
 variable "secrets" {
-  description = "Environment variables filled from Secrets Manager: name => secret ARN."
+  description = "Environment variables filled from Secrets Manager: name => secret ARN, or \"<secret ARN>:<json key>::\" for one key of a JSON secret."
   type        = map(string)
   default     = {}
+}
+
+variable "writable_paths" {
+  description = "Absolute paths the container writes to; the root filesystem is read-only and each path gets a task volume. Create them in the image, owned by the image's user."
+  type        = list(string)
+  default     = ["/tmp"]
+
+  validation {
+    condition     = alltrue([for p in var.writable_paths : startswith(p, "/") && p != "/"]) && length(distinct(var.writable_paths)) == length(var.writable_paths)
+    error_message = "writable_paths must be distinct absolute paths other than /."
+  }
+}
+
+variable "user" {
+  description = "uid:gid the container runs as (the image's non-root user); null keeps the image's USER."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.user == null ? true : !can(regex("^(0|root)(:|$)", var.user))
+    error_message = "user must not be root (uid 0)."
+  }
 }
 
 variable "entry_point" {
