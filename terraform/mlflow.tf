@@ -178,16 +178,47 @@ resource "aws_service_discovery_service" "mlflow" {
 }
 
 locals {
-  # The password comes from Secrets Manager as $DB_PASSWORD and is only expanded inside the
-  # container; MLflow 3.5+ rejects Host headers it does not know, hence --allowed-hosts.
+  # Gunicorn workers sized to the task: one per 0.5 vCPU (1 at the default 512 units, 2 at
+  # 1 vCPU). Memory, measured with job execution off (PITFALLS.md: 4 workers = 7 processes,
+  # 1.4 GB resident): about 0.3 GB base + 350 MB per worker, so 1 worker ~ 0.65 GB and
+  # 2 workers ~ 1.0 GB; var.mlflow_memory's validation refuses less. With job execution on
+  # (MLflow 3.17's default) the same server runs a job runner and seven huey consumers:
+  # 15 processes and 2.9 GB, which a 1 GB task cannot hold.
+  mlflow_workers = max(1, floor(var.mlflow_cpu / 512))
+
+  # The image's entrypoint (docker/mlflow/entrypoint.sh) starts `mlflow server` from the
+  # MLFLOW_* environment below, after creating the basic-auth users from the MLFLOW_*_PASSWORD
+  # secrets. The DB password comes from Secrets Manager as $DB_PASSWORD and is expanded only
+  # inside the container. MLflow 3.5+ rejects Host headers it does not know, hence
+  # MLFLOW_SERVER_ALLOWED_HOSTS. Job execution is switched off here as well as in the task
+  # environment, so no entrypoint or image default can turn it back on.
   mlflow_server_command = local.create_mlflow ? join(" ", [
-    "exec mlflow server",
-    "--host 0.0.0.0 --port ${local.mlflow_port}",
-    "--backend-store-uri \"postgresql://mlflow:$${DB_PASSWORD}@${aws_db_instance.mlflow[0].endpoint}/mlflow?sslmode=require\"",
-    "--serve-artifacts",
-    "--artifacts-destination s3://${aws_s3_bucket.artifacts[0].bucket}/artifacts",
-    "--allowed-hosts ${local.mlflow_host},${local.mlflow_host}:${local.mlflow_port},localhost,localhost:${local.mlflow_port}",
+    "export MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false",
+    "MLFLOW_BACKEND_STORE_URI=\"postgresql://mlflow:$${DB_PASSWORD}@${aws_db_instance.mlflow[0].endpoint}/mlflow?sslmode=require\";",
+    "exec mlflow-entrypoint --app-name basic-auth",
   ]) : null
+
+  mlflow_environment = local.create_mlflow ? {
+    AWS_DEFAULT_REGION                 = var.aws_region
+    MLFLOW_SERVER_ENABLE_JOB_EXECUTION = "false"
+    MLFLOW_HOST                        = "0.0.0.0"
+    MLFLOW_PORT                        = tostring(local.mlflow_port)
+    MLFLOW_WORKERS                     = tostring(local.mlflow_workers)
+    MLFLOW_ARTIFACTS_DESTINATION       = "s3://${aws_s3_bucket.artifacts[0].bucket}/artifacts"
+    MLFLOW_SERVER_ALLOWED_HOSTS        = "${local.mlflow_host},${local.mlflow_host}:${local.mlflow_port},localhost,localhost:${local.mlflow_port}"
+  } : {}
+
+  # Basic auth: the admin, and the two users the entrypoint creates (trainer: write; api:
+  # READ on the registered model). Names are documented in terraform/README.md.
+  mlflow_secrets = local.create_mlflow ? {
+    DB_PASSWORD                = aws_secretsmanager_secret.db[0].arn
+    MLFLOW_AUTH_ADMIN_USERNAME = "${aws_secretsmanager_secret.mlflow["admin"].arn}:username::"
+    MLFLOW_AUTH_ADMIN_PASSWORD = "${aws_secretsmanager_secret.mlflow["admin"].arn}:password::"
+    MLFLOW_TRAINER_USERNAME    = "${aws_secretsmanager_secret.mlflow["trainer"].arn}:username::"
+    MLFLOW_TRAINER_PASSWORD    = "${aws_secretsmanager_secret.mlflow["trainer"].arn}:password::"
+    MLFLOW_API_USERNAME        = "${aws_secretsmanager_secret.mlflow["api"].arn}:username::"
+    MLFLOW_API_PASSWORD        = "${aws_secretsmanager_secret.mlflow["api"].arn}:password::"
+  } : {}
 }
 
 module "mlflow" {
@@ -210,12 +241,8 @@ module "mlflow" {
 
   entry_point = ["/bin/sh", "-c"]
   command     = [local.mlflow_server_command]
-  secrets = {
-    DB_PASSWORD = aws_secretsmanager_secret.db[0].arn
-  }
-  environment = {
-    AWS_DEFAULT_REGION = var.aws_region
-  }
+  secrets     = local.mlflow_secrets
+  environment = local.mlflow_environment
   container_health_check = {
     command      = ["CMD", "python", "-c", "import urllib.request; urllib.request.urlopen('http://localhost:${local.mlflow_port}/health', timeout=4)"]
     interval     = 30
@@ -230,5 +257,5 @@ module "mlflow" {
   security_group_ids   = [aws_security_group.mlflow[0].id]
   service_registry_arn = aws_service_discovery_service.mlflow[0].arn
 
-  depends_on = [aws_db_instance.mlflow, aws_s3_bucket_policy.artifacts]
+  depends_on = [aws_db_instance.mlflow, aws_s3_bucket_policy.artifacts, aws_secretsmanager_secret_version.mlflow]
 }

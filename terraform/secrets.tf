@@ -36,3 +36,52 @@ resource "aws_secretsmanager_secret_version" "db" {
   secret_id     = aws_secretsmanager_secret.db[0].id
   secret_string = random_password.db[0].result
 }
+
+# MLflow basic-auth identities (created with the MLflow server): the admin, the trainer
+# (writes runs and registers models) and the API (reads the registered model only). Each is a
+# JSON secret {"username", "password"}; ECS injects single keys ("<arn>:password::").
+locals {
+  mlflow_identities = local.create_mlflow ? {
+    admin   = "Administrator of the MLflow server (creates the other users)"
+    trainer = "Trainer: logs runs and registers models"
+    api     = "API: reads registered models only"
+  } : {}
+}
+
+resource "random_password" "mlflow" {
+  for_each = local.mlflow_identities
+  length   = 40
+  special  = false # Sent in HTTP basic auth and env vars: no quoting surprises.
+}
+
+resource "aws_secretsmanager_secret" "mlflow" {
+  for_each                = local.mlflow_identities
+  name_prefix             = "${var.project}/mlflow-${each.key}-"
+  description             = "MLflow identity. ${each.value}"
+  recovery_window_in_days = 7
+}
+
+resource "aws_secretsmanager_secret_version" "mlflow" {
+  for_each  = local.mlflow_identities
+  secret_id = aws_secretsmanager_secret.mlflow[each.key].id
+  secret_string = jsonencode({
+    username = each.key
+    password = random_password.mlflow[each.key].result
+  })
+}
+
+locals {
+  # The secrets the trainer and the API authenticate to MLflow with: created here, or given
+  # for an external tracking server (null: no credentials are sent).
+  mlflow_trainer_secret_arn = local.create_mlflow ? aws_secretsmanager_secret.mlflow["trainer"].arn : var.external_mlflow_trainer_secret_arn
+  mlflow_api_secret_arn     = local.create_mlflow ? aws_secretsmanager_secret.mlflow["api"].arn : var.external_mlflow_api_secret_arn
+
+  mlflow_trainer_credentials = local.mlflow_trainer_secret_arn == null ? {} : {
+    MLFLOW_TRACKING_USERNAME = "${local.mlflow_trainer_secret_arn}:username::"
+    MLFLOW_TRACKING_PASSWORD = "${local.mlflow_trainer_secret_arn}:password::"
+  }
+  mlflow_api_credentials = local.mlflow_api_secret_arn == null ? {} : {
+    MLFLOW_TRACKING_USERNAME = "${local.mlflow_api_secret_arn}:username::"
+    MLFLOW_TRACKING_PASSWORD = "${local.mlflow_api_secret_arn}:password::"
+  }
+}

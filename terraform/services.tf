@@ -28,9 +28,11 @@ module "api" {
     # Only bundles signed by the trainer's KMS key are served (signing.tf).
     MODEL_PUBLIC_KEYS = data.aws_kms_public_key.model_signing.public_key_pem
   }
-  secrets = {
-    JWT_SECRET = aws_secretsmanager_secret.jwt.arn
-  }
+  # MLFLOW_TRACKING_USERNAME/PASSWORD: the read-only MLflow identity (secrets.tf).
+  secrets = merge(
+    { JWT_SECRET = aws_secretsmanager_secret.jwt.arn },
+    local.mlflow_api_credentials,
+  )
   stop_timeout       = 30
   log_retention_days = var.log_retention_days
 

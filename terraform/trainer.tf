@@ -25,6 +25,8 @@ module "trainer" {
     },
     var.trainer_data_source == "" ? {} : { DATA_SOURCE = var.trainer_data_source },
   )
+  # MLFLOW_TRACKING_USERNAME/PASSWORD: the MLflow identity that may write (secrets.tf).
+  secrets            = local.mlflow_trainer_credentials
   stop_timeout       = 120 # Lets an interrupted run be marked as failed in MLflow.
   log_retention_days = var.log_retention_days
 }

@@ -125,3 +125,12 @@ def api_route_paths() -> set[tuple[str, str]]:
         for method, path in ROUTE.findall(source.read_text()):
             routes.add((method.upper(), path))
     return routes
+
+
+def when(expression: Any, condition: str) -> dict[str, Any]:
+    """The object of '${<condition> ? {...} : {}}' (python-hcl2 leaves it as a string)."""
+    assert isinstance(expression, str), expression
+    match = re.fullmatch(r"\$\{(.+?) \? (\{.*\}) : \{\}\}", expression, re.DOTALL)
+    assert match, f"not '<condition> ? {{...}} : {{}}': {expression[:80]}"
+    assert match.group(1) == condition, match.group(1)
+    return normalize(hcl2.loads(f"x = {match.group(2)}"))["x"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from infra_hcl import Module, local_value, ref
+from infra_hcl import ROOT, Module, local_value, ref
 
 
 def test_cluster_has_container_insights(root: Module) -> None:
@@ -92,13 +92,16 @@ def test_ui_reaches_api_through_service_connect(root: Module) -> None:
 
 
 def test_secrets_are_injected_not_written_into_task_definitions(root: Module) -> None:
-    assert root.modules["api"]["secrets"] == {"JWT_SECRET": "${aws_secretsmanager_secret.jwt.arn}"}
+    assert root.modules["api"]["secrets"] == (
+        "${merge({JWT_SECRET = aws_secretsmanager_secret.jwt.arn}, local.mlflow_api_credentials)}"
+    )
     assert root.modules["ui"]["secrets"] == {
         "API_JWT_SECRET": "${aws_secretsmanager_secret.jwt.arn}"
     }
-    assert root.modules["mlflow"]["secrets"] == {
-        "DB_PASSWORD": "${aws_secretsmanager_secret.db[0].arn}"
-    }
+    assert root.modules["mlflow"]["secrets"] == "${local.mlflow_secrets}"
+    assert root.locals["mlflow_secrets"].startswith(
+        "${local.create_mlflow ? {DB_PASSWORD = aws_secretsmanager_secret.db[0].arn,"
+    )
     for call in root.modules.values():
         environment = json.dumps(call.get("environment", {}))
         assert "random_password" not in environment
@@ -189,7 +192,11 @@ def test_mlflow_is_internal_with_private_encrypted_artifacts(root: Module) -> No
     sse = root.resource("aws_s3_bucket_server_side_encryption_configuration", "artifacts")
     rule = sse["rule"][0]["apply_server_side_encryption_by_default"][0]
     assert rule["sse_algorithm"] in {"aws:kms", "AES256"}
-    command = root.locals["mlflow_server_command"]
-    for flag in ("--serve-artifacts", "--artifacts-destination s3://", "--allowed-hosts"):
-        assert flag in command
+    # The image entrypoint turns the MLFLOW_* environment into `mlflow server` flags.
+    environment = root.locals["mlflow_environment"]
+    for name in ('MLFLOW_ARTIFACTS_DESTINATION = "s3://', "MLFLOW_SERVER_ALLOWED_HOSTS ="):
+        assert name in environment
+    entrypoint = (ROOT / "docker" / "mlflow" / "entrypoint.sh").read_text()
+    for flag in ("--serve-artifacts", "--artifacts-destination", "--allowed-hosts", "--workers"):
+        assert flag in entrypoint, flag
     assert root.locals["create_mlflow"] == "${var.external_mlflow_tracking_uri == null}"
