@@ -6,6 +6,9 @@ deploy   register a task-definition revision with the new image, update the serv
 register only register the revision (the trainer: its schedule runs the latest revision).
 run      run the trainer task once and, unless --no-wait, fail if it exits non-zero.
 
+Images are taken only by digest (`<repository>@sha256:<64 hex>`): a tag can be moved after
+the build, a digest names exactly the image that was built and tested.
+
 Only the standard library and the `aws` CLI (preinstalled on GitHub runners) are used.
 """
 
@@ -14,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -32,8 +36,23 @@ READ_ONLY_FIELDS = (
 )
 
 
+# repository (with registry and namespace) @ sha256 digest; no tag in between.
+IMAGE_BY_DIGEST = re.compile(r"^[a-z0-9][a-z0-9._/:-]*[a-z0-9]@sha256:[0-9a-f]{64}$")
+
+
 class DeployError(RuntimeError):
     """A deployment or task run that did not succeed."""
+
+
+def require_digest(image: str) -> str:
+    """Return the image reference if it is pinned by digest; fail otherwise."""
+    repository = image.split("@", 1)[0]
+    if not IMAGE_BY_DIGEST.match(image) or ":" in repository.rsplit("/", 1)[-1]:
+        raise DeployError(
+            f"--image must be pinned by digest (<repository>@sha256:<64 hex>), got {image!r}: "
+            "a tag can be moved after the build"
+        )
+    return image
 
 
 def aws(*args: str) -> dict[str, Any]:
@@ -47,6 +66,7 @@ def aws(*args: str) -> dict[str, Any]:
 
 def register(family: str, container: str, image: str, env: dict[str, str] | None = None) -> str:
     """Register a copy of the family's latest revision with a new image; return its ARN."""
+    require_digest(image)
     current = aws("ecs", "describe-task-definition", "--task-definition", family)
     definition = current["taskDefinition"]
     for field in READ_ONLY_FIELDS:
@@ -93,6 +113,7 @@ def deployment_outcome(service: dict[str, Any], task_definition: str) -> str | N
 
 def deploy(args: argparse.Namespace) -> None:
     """Register the image, update the service and wait for the deployment's outcome."""
+    require_digest(args.image)  # before any AWS call
     service = describe_service(args.cluster, args.service)
     family = service["taskDefinition"].rsplit("/", 1)[-1].split(":", 1)[0]
     arn = register(family, args.container, args.image)

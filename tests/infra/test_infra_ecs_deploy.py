@@ -95,8 +95,10 @@ def _run(tmp_path: Path, state: dict[str, Any], *args: str) -> tuple[int, dict[s
     return done.returncode, json.loads(state_file.read_text()), done.stdout + done.stderr
 
 
+DIGEST = "sha256:" + "ab" * 32
+IMAGE = f"docker.io/x/churn-api@{DIGEST}"
 DEPLOY = ("deploy", "--cluster", "churn", "--service", "api", "--container", "api",
-          "--image", "docker.io/x/churn-api:abc", "--poll", "0", "--timeout", "5")  # fmt: skip
+          "--image", IMAGE, "--poll", "0", "--timeout", "5")  # fmt: skip
 
 
 def test_deploy_registers_the_new_image_and_succeeds_when_ecs_completes(tmp_path: Path) -> None:
@@ -115,7 +117,7 @@ def test_deploy_registers_the_new_image_and_succeeds_when_ecs_completes(tmp_path
     code, after, output = _run(tmp_path, state, *DEPLOY)
     assert code == 0, output
     registered = after["registered"]
-    assert registered["containerDefinitions"][0]["image"] == "docker.io/x/churn-api:abc"
+    assert registered["containerDefinitions"][0]["image"] == IMAGE
     for field in ("taskDefinitionArn", "revision", "status", "registeredAt", "compatibilities"):
         assert field not in registered
     update = next(c for c in after["calls"] if c[1] == "update-service")
@@ -218,3 +220,34 @@ def test_run_rejects_malformed_env(tmp_path: Path) -> None:
     code, _, output = _run(tmp_path, _run_task_state(0), *args)
     assert code == 1
     assert "NAME=VALUE" in output
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        "docker.io/x/churn-api:abc",  # a tag, movable after the build
+        "docker.io/x/churn-api:abc@" + DIGEST,  # tag and digest: which one was meant?
+        "docker.io/x/churn-api@sha256:abc",  # truncated digest
+        "docker.io/x/churn-api@md5:" + "ab" * 16,
+        "docker.io/x/churn-api",
+    ],
+)
+def test_deploy_and_register_refuse_images_not_pinned_by_digest(tmp_path: Path, image: str) -> None:
+    state = {"task_definition": TASK_DEFINITION, "new_arn": NEW, "services": [_settled(OLD)]}
+    for command in (
+        ["deploy", "--cluster", "churn", "--service", "api", "--container", "api"],
+        ["register", "--family", "churn-api", "--container", "api"],
+    ):
+        code, after, output = _run(tmp_path, dict(state), *command, "--image", image)
+        assert code == 1, output
+        assert "pinned by digest" in output
+        assert after["calls"] == []  # refused before touching AWS
+
+
+def test_register_accepts_a_registry_with_a_port(tmp_path: Path) -> None:
+    image = f"registry.example.com:5000/team/churn-api@{DIGEST}"
+    state = {"task_definition": TASK_DEFINITION, "new_arn": NEW, "services": []}
+    args = ("register", "--family", "churn-api", "--container", "api", "--image", image)
+    code, after, output = _run(tmp_path, state, *args)
+    assert code == 0, output
+    assert after["registered"]["containerDefinitions"][0]["image"] == image

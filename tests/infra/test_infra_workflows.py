@@ -104,7 +104,45 @@ def test_release_deploys_only_with_an_oidc_role_and_fails_on_rollback() -> None:
     for service in ("api", "ui", "mlflow"):
         assert any(f'deploy --cluster "$CLUSTER" --service {service}' in r for r in runs)
     assert any("register --family" in r for r in runs)
-    assert deploy["env"]["TAG"] == "${{ github.sha }}"
+
+
+def test_release_builds_then_deploys_the_pushed_digest_not_a_tag() -> None:
+    workflow = _load("release.yml")
+    images = workflow["jobs"]["images"]["steps"]
+    build = next(s for s in images if s.get("uses", "").startswith("docker/build-push-action@"))
+    record = next(s for s in images if s.get("name") == "Record the pushed digest")
+    # The digest is the build step's own output, written under the matrix image's name ...
+    assert record["env"]["DIGEST"] == "${{ steps." + build["id"] + ".outputs.digest }}"
+    assert record["env"]["IMAGE"] == "${{ matrix.image }}"
+    assert "^sha256:[0-9a-f]{64}$" in record["run"]
+    upload = next(s for s in images if s.get("uses", "").startswith("actions/upload-artifact@"))
+    assert upload["with"]["name"] == "digest-${{ matrix.image }}"
+    assert upload["with"]["if-no-files-found"] == "error"
+    assert images.index(build) < images.index(record) < images.index(upload)
+
+    # ... and the deploy job turns each into <repository>@sha256:<digest>.
+    deploy = workflow["jobs"]["deploy"]
+    assert "TAG" not in deploy["env"]
+    download = next(
+        s for s in deploy["steps"] if s.get("uses", "").startswith("actions/download-artifact@")
+    )
+    assert download["with"] == {"pattern": "digest-*", "path": "digests", "merge-multiple": True}
+    resolve = next(s for s in deploy["steps"] if s.get("name") == "Image references by digest")
+    assert "$REGISTRY/$image@$digest" in resolve["run"]
+    steps = deploy["steps"]
+    assert steps.index(download) < steps.index(resolve)
+    expected = {"mlflow": "$MLFLOW_IMAGE", "trainer": "$TRAINER_IMAGE", "api": "$API_IMAGE",
+                "ui": "$UI_IMAGE"}  # fmt: skip
+    ecs_steps = [s for s in steps if "ecs_deploy.py" in s.get("run", "")]
+    assert len(ecs_steps) == 4
+    for step in ecs_steps:
+        assert steps.index(resolve) < steps.index(step)
+        image = step["run"].split("--image ", 1)[1].split()[0].strip('"')
+        assert image in expected.values(), step["run"]
+        assert ":$TAG" not in step["run"] and "github.sha" not in step["run"]
+    assert {s["run"].split("--image ", 1)[1].split()[0].strip('"') for s in ecs_steps} == set(
+        expected.values()
+    )
 
 
 def test_train_is_manual_and_never_interpolates_inputs_into_shell() -> None:
