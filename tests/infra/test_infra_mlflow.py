@@ -6,7 +6,7 @@ import json
 import re
 
 import pytest
-from infra_hcl import Module, when
+from infra_hcl import TERRAFORM, Module, when
 
 IDENTITY_SECRETS = {
     "MLFLOW_AUTH_ADMIN_USERNAME": ("admin", "username"),
@@ -98,3 +98,11 @@ def test_trainer_and_api_authenticate_with_their_own_identity(
     assert f"local.mlflow_{identity}_credentials" in secrets
     # Never plain environment.
     assert "MLFLOW_TRACKING_PASSWORD" not in json.dumps(root.modules[service].get("environment"))
+
+
+def test_readme_documents_the_names_the_mlflow_image_reads(root: Module) -> None:
+    readme = (TERRAFORM / "README.md").read_text()
+    environment = _environment(root)
+    for name in [*IDENTITY_SECRETS, *environment, "MLFLOW_TRACKING_USERNAME"]:
+        if name.startswith("MLFLOW_"):
+            assert name in readme, f"terraform/README.md does not document {name}"
