@@ -14,6 +14,7 @@ import requests
 from ui_fakes import Answer, FakeTransport
 
 from churn_ui.api.client import ChurnApiClient
+from churn_ui.api.errors import ApiInvalidInputError, ApiNotReadyError
 from churn_ui.api.models import ModelInfo
 from churn_ui.api.tokens import TokenSource
 from churn_ui.batch_csv import CsvError, read_csv, to_record
@@ -139,6 +140,132 @@ def test_ui_score_frame_refuses_an_answer_with_rows_missing(
     frame = read_csv(_csv(rows))
     with pytest.raises(CsvError, match="answered for 1 of 2 rows; nothing was saved"):
         score_frame(fake_client, frame, small_info)
+
+
+def _rows(count: int) -> pd.DataFrame:
+    lines = ["customerID,tenure,MonthlyCharges,SeniorCitizen,Contract"]
+    lines += [f"C{i},{i},20,0,One year" for i in range(1, count + 1)]
+    return read_csv(_csv(lines))
+
+
+def test_ui_score_frame_keeps_scored_rows_when_the_api_fails_part_way(
+    fake_client: ChurnApiClient, transport: FakeTransport, small_info: ModelInfo
+) -> None:
+    calls: list[int] = []
+
+    def dies_on_the_third_call(request: requests.PreparedRequest) -> Answer:
+        calls.append(1)
+        if len(calls) >= 3:
+            return (503, {"detail": "no model loaded"})
+        return _fake_api(request)
+
+    transport.handler = dies_on_the_third_call
+    seen: list[tuple[int, int]] = []
+    result = score_frame(
+        fake_client,
+        _rows(6),
+        small_info,
+        chunk_rows=2,
+        on_progress=lambda d, t: seen.append((d, t)),
+    )
+
+    assert seen == [(0, 6), (2, 6), (4, 6)]  # the bar stops where scoring stopped
+    out = result.frame
+    assert out["scoring_status"].tolist() == ["scored"] * 4 + ["not scored"] * 2
+    assert out["churn_probability"].notna().tolist() == [True] * 4 + [False] * 2
+    assert result.unscored["file_row"].tolist() == [5, 6]
+    assert len(result.scored) == 4 and result.rejected.empty
+    assert result.failure is not None
+    assert result.failure.startswith("Scoring stopped at file row 5 of 6: The scoring service")
+    assert "Rows 5 to 6 were not scored and are marked 'not scored'" in result.failure
+    assert "the 4 rows before them are scored and kept" in result.failure
+    assert result.unscored["rejection_reason"].str.contains("no model loaded yet").all()
+    download = pd.read_csv(io.BytesIO(result.to_csv()), dtype=str, keep_default_na=False)
+    assert download["customerID"].tolist() == ["C1", "C2", "C3", "C4", "C5", "C6"]
+    assert download["scoring_status"].tolist()[4:] == ["not scored", "not scored"]
+
+
+def test_ui_score_frame_raises_when_the_first_chunk_fails(
+    fake_client: ChurnApiClient, transport: FakeTransport, small_info: ModelInfo
+) -> None:
+    transport.answers = [(503, {"detail": "no model loaded"})]
+    with pytest.raises(ApiNotReadyError):
+        score_frame(fake_client, _rows(3), small_info)
+
+
+def test_ui_score_frame_keeps_a_half_scored_chunk(
+    fake_client: ChurnApiClient, transport: FakeTransport, small_info: ModelInfo
+) -> None:
+    # 413 for four rows, the first half scores, the second half meets a dead service.
+    def answer(request: requests.PreparedRequest) -> Answer:
+        step = len(transport.sent)
+        if step == 1:
+            return (413, {"detail": "Request body too large"})
+        if step == 2:
+            return _fake_api(request)
+        return requests.ConnectionError("refused")
+
+    transport.handler = answer
+    result = score_frame(fake_client, _rows(4), small_info, chunk_rows=4)
+    assert result.frame["scoring_status"].tolist() == ["scored"] * 2 + ["not scored"] * 2
+    assert "file row 3 of 4" in (result.failure or "")
+    assert "cannot be reached" in (result.failure or "")
+
+
+def test_ui_score_frame_shrinks_chunks_to_the_apis_row_limit(
+    fake_client: ChurnApiClient, transport: FakeTransport, small_info: ModelInfo
+) -> None:
+    def at_most_two_rows(request: requests.PreparedRequest) -> Answer:
+        customers = json.loads(request.body or b"{}")["customers"]
+        if len(customers) > 2:
+            message = f"List should have between 1 and 2 items, not {len(customers)}"
+            return (422, {"detail": [{"field": "customers", "message": message}]})
+        return _fake_api(request)
+
+    transport.handler = at_most_two_rows
+    result = score_frame(fake_client, _rows(7), small_info, chunk_rows=4)
+
+    sizes = [len(json.loads(r.body or b"{}")["customers"]) for r in transport.sent]
+    assert sizes == [4, 2, 2, 2, 1]  # halved once, then the smaller size is kept
+    assert len(result.scored) == 7 and result.failure is None
+
+
+def test_ui_score_frame_stops_on_a_422_about_the_rows(
+    fake_client: ChurnApiClient, transport: FakeTransport, small_info: ModelInfo
+) -> None:
+    error = {"field": "customers.0.tenure", "message": "bad"}
+    transport.answers = [(422, {"detail": [error]})]
+    with pytest.raises(ApiInvalidInputError):
+        score_frame(fake_client, _rows(2), small_info)
+    assert len(transport.sent) == 1  # not mistaken for a too-large batch
+
+
+def test_ui_download_of_a_hostile_file_is_neutralised(
+    fake_client: ChurnApiClient, transport: FakeTransport, small_info: ModelInfo
+) -> None:
+    transport.handler = _fake_api
+    frame = read_csv(
+        _csv(
+            [
+                "customerID,tenure,MonthlyCharges,SeniorCitizen,Contract,@Note",
+                '"=HYPERLINK(""http://evil.example"",""x"")",3,20,0,One year,+1+1',
+                "@SUM(1),-5,20,0,One year,  =1+1",
+            ]
+        )
+    )
+    result = score_frame(fake_client, frame, small_info)
+    download = pd.read_csv(io.BytesIO(result.to_csv()), dtype=str, keep_default_na=False)
+    assert download["customerID"].tolist() == [
+        '\'=HYPERLINK("http://evil.example","x")',
+        "'@SUM(1)",
+    ]
+    assert download["'@Note"].tolist() == ["'+1+1", "'  =1+1"]
+    assert download["tenure"].tolist() == ["3", "-5"]  # a negative number stays a number
+    assert download["scoring_status"].tolist() == ["scored", "rejected"]
+    typed = pd.read_csv(io.BytesIO(result.to_csv()))
+    assert typed["file_row"].tolist() == [1, 2] and str(typed["file_row"].dtype) == "int64"
+    assert typed["churn_probability"].iloc[0] == 0.25
+    assert result.frame["customerID"].iloc[1] == "@SUM(1)"  # the page still shows the data
 
 
 def test_ui_top_reason_prefers_what_raises_the_risk() -> None:
