@@ -1,4 +1,4 @@
-"""Log runs, the model and its evidence to MLflow; register; apply the promotion gate."""
+"""Log runs, the model and its evidence to MLflow; register it; set the alias promotion chose."""
 
 from __future__ import annotations
 
@@ -43,6 +43,8 @@ class PublishError(Exception):
 
 @dataclass
 class PublishResult:
+    """What the CLI prints as its last JSON line."""
+
     run_id: str
     baseline_run_id: str
     model_uri: str
@@ -105,6 +107,8 @@ def _log_baseline(outcome: TrainingOutcome) -> str:
 
 @dataclass(frozen=True)
 class CandidateRun:
+    """The candidate's MLflow run and the URI of the model logged in it."""
+
     run_id: str
     model_uri: str
 
