@@ -9,10 +9,13 @@ import pytest
 
 from churn_ui.api.models import ModelInfo
 from churn_ui.batch_csv import (
+    MIB,
     RESULT_COLUMNS,
     ROW_COLUMN,
     CsvError,
     check_columns,
+    check_size,
+    count_rows,
     read_csv,
     to_record,
 )
@@ -33,6 +36,42 @@ def test_ui_read_csv_keeps_text_as_is() -> None:
     frame = read_csv(b"\xef\xbb\xbfcustomerID , TotalCharges\n0042-AB, \n")
     assert list(frame.columns) == ["customerID", "TotalCharges"]
     assert frame.iloc[0].tolist() == ["0042-AB", " "]
+
+
+def test_ui_check_size_names_the_limit_and_the_file_size() -> None:
+    check_size(3 * MIB, 3)  # exactly at the limit: accepted
+    with pytest.raises(CsvError, match=r"The file is 3\.1 MB; the limit is 3 MB per file\. Split"):
+        check_size(3 * MIB + 1, 3)  # rounded up, never shown as equal to the limit
+    with pytest.raises(CsvError, match=r"The file is 250\.0 MB; the limit is 10 MB"):
+        check_size(250 * MIB, 10)
+
+
+def test_ui_count_rows_counts_records_not_lines() -> None:
+    assert count_rows(b"a,b\n1,2\n3,4\n") == 2
+    assert count_rows(b"\xef\xbb\xbfa,b\r\n1,2\r\n\r\n3,4") == 2  # BOM, CRLF, blank line
+    assert count_rows(b'a,b\n1,"two\nlines"\n3,4\n') == 2  # a quoted line break
+    assert count_rows(b"a,b\r1,2\r3,4\r") == 2  # old Mac line ends
+    assert count_rows(b"a,b\n") == 0
+    with pytest.raises(CsvError, match="not UTF-8"):
+        count_rows("a,b\n1,\u00e9\n".encode("utf-16"))
+
+
+def test_ui_read_csv_refuses_more_rows_than_the_cap() -> None:
+    header = b"customerID,tenure\n"
+    rows = b"".join(f"C{i},{i}\n".encode() for i in range(4))
+    assert len(read_csv(header + rows, max_rows=4)) == 4  # exactly at the cap
+    with pytest.raises(CsvError) as refused:
+        read_csv(header + rows, max_rows=3)
+    assert refused.value.message == (
+        "The file has 4 customer rows; the limit is 3 per file. Split it into files of at most "
+        "3 rows and upload them one at a time."
+    )
+    # Many line breaks inside quoted cells are not rows: the file is within the cap.
+    quoted = header + b'"A\n\n\n\n",1\n"B",2\n'
+    assert read_csv(quoted, max_rows=2)["customerID"].tolist() == ["A\n\n\n\n", "B"]
+    with pytest.raises(CsvError, match="has 4 customer rows; the limit is 3"):
+        read_csv(header.replace(b"\n", b"\r") + rows.replace(b"\n", b"\r"), max_rows=3)
+    assert len(read_csv(header + rows)) == 4  # no cap given: none applied
 
 
 @pytest.mark.integration

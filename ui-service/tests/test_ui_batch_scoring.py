@@ -11,7 +11,7 @@ import json
 import pandas as pd
 import pytest
 import requests
-from ui_fakes import Answer, FakeTransport
+from ui_fakes import MODEL_REF, Answer, FakeTransport, fake_batch_api
 
 from churn_ui.api.client import ChurnApiClient
 from churn_ui.api.errors import ApiInvalidInputError, ApiNotReadyError
@@ -27,50 +27,10 @@ def _csv(lines: list[str]) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-MODEL_REF = {"name": "telco-churn", "version": "7"}
-
-
-def _fake_api(request: requests.PreparedRequest) -> Answer:
-    """`/predict/batch` of a small API: 413 over two customers, tenure must be >= 0."""
-    assert request.body is not None
-    customers = json.loads(request.body)["customers"]
-    if len(customers) > 2:
-        return (413, {"detail": "Request body too large"})
-    results = []
-    for row, customer in enumerate(customers):
-        tenure = customer["tenure"]
-        if not isinstance(tenure, int) or tenure < 0:
-            error = {"field": "tenure", "message": "must be a whole number >= 0"}
-            results.append({"row": row, "ok": False, "errors": [error]})
-            continue
-        probability = round(1 / (1 + tenure), 4)
-        reasons = [
-            {"field": "Contract", "value": customer["Contract"], "contribution": -0.2,
-             "effect": "lowers"},
-            {"field": "tenure", "value": tenure, "contribution": 0.5, "effect": "raises"},
-        ]  # fmt: skip
-        prediction = {
-            "customerID": customer.get("customerID"),
-            "churn_probability": probability,
-            "churn": probability >= 0.4,
-            "threshold": 0.4,
-            "risk_band": "high" if probability >= 0.6 else "low",
-            "expected_value": round(10 * probability, 2),
-            "imputed_fields": ["MonthlyCharges"] if customer["MonthlyCharges"] is None else [],
-            "model": MODEL_REF,
-            "reasons": reasons,
-        }
-        results.append({"row": row, "ok": True, "prediction": prediction})
-    failed = sum(not r["ok"] for r in results)
-    body = {"model": MODEL_REF, "count": len(results), "succeeded": len(results) - failed,
-            "failed": failed, "results": results}  # fmt: skip
-    return (200, body)
-
-
-def test_ui_score_frame_through_a_fake_api(
+def test_ui_score_frame_through_afake_batch_api(
     fake_client: ChurnApiClient, transport: FakeTransport, small_info: ModelInfo
 ) -> None:
-    transport.handler = _fake_api
+    transport.handler = fake_batch_api
     frame = read_csv(
         _csv(
             [
@@ -131,7 +91,7 @@ def test_ui_score_frame_refuses_an_answer_with_rows_missing(
     fake_client: ChurnApiClient, transport: FakeTransport, small_info: ModelInfo
 ) -> None:
     def short(request: requests.PreparedRequest) -> Answer:
-        status, body = _fake_api(request)  # type: ignore[misc]
+        status, body = fake_batch_api(request)  # type: ignore[misc]
         body["results"] = body["results"][:1]
         return (status, body)
 
@@ -157,7 +117,7 @@ def test_ui_score_frame_keeps_scored_rows_when_the_api_fails_part_way(
         calls.append(1)
         if len(calls) >= 3:
             return (503, {"detail": "no model loaded"})
-        return _fake_api(request)
+        return fake_batch_api(request)
 
     transport.handler = dies_on_the_third_call
     seen: list[tuple[int, int]] = []
@@ -202,7 +162,7 @@ def test_ui_score_frame_keeps_a_half_scored_chunk(
         if step == 1:
             return (413, {"detail": "Request body too large"})
         if step == 2:
-            return _fake_api(request)
+            return fake_batch_api(request)
         return requests.ConnectionError("refused")
 
     transport.handler = answer
@@ -220,7 +180,7 @@ def test_ui_score_frame_shrinks_chunks_to_the_apis_row_limit(
         if len(customers) > 2:
             message = f"List should have between 1 and 2 items, not {len(customers)}"
             return (422, {"detail": [{"field": "customers", "message": message}]})
-        return _fake_api(request)
+        return fake_batch_api(request)
 
     transport.handler = at_most_two_rows
     result = score_frame(fake_client, _rows(7), small_info, chunk_rows=4)
@@ -243,7 +203,7 @@ def test_ui_score_frame_stops_on_a_422_about_the_rows(
 def test_ui_download_of_a_hostile_file_is_neutralised(
     fake_client: ChurnApiClient, transport: FakeTransport, small_info: ModelInfo
 ) -> None:
-    transport.handler = _fake_api
+    transport.handler = fake_batch_api
     frame = read_csv(
         _csv(
             [

@@ -31,6 +31,15 @@ def test_ui_launcher_serves_under_ui_headless_without_telemetry() -> None:
     } <= set(args)
 
 
+def test_ui_launcher_sets_streamlits_upload_limit_from_the_setting() -> None:
+    # The browser refuses a larger file before uploading it; the page checks again.
+    assert "--server.maxUploadSize=10" in streamlit_args(UISettings())
+    args = streamlit_args(UISettings(max_upload_mb=3))
+    assert [a for a in args if a.startswith("--server.maxUploadSize")] == [
+        "--server.maxUploadSize=3"
+    ]
+
+
 def test_ui_launcher_refuses_a_bad_configuration() -> None:
     done = subprocess.run(
         [sys.executable, "-c", "from churn_ui.launcher import main; main([])"],

@@ -31,6 +31,23 @@ def test_ui_settings_defaults_and_env(monkeypatch: pytest.MonkeyPatch) -> None:
     assert configured.request_timeout == 2.5
 
 
+def test_ui_settings_upload_limits(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("MAX_UPLOAD_MB", "MAX_UPLOAD_ROWS"):
+        monkeypatch.delenv(name, raising=False)
+    defaults = UISettings()
+    assert (defaults.max_upload_mb, defaults.max_upload_rows) == (10, 50_000)
+    monkeypatch.setenv("MAX_UPLOAD_MB", "2")
+    monkeypatch.setenv("MAX_UPLOAD_ROWS", "1000")
+    assert (UISettings().max_upload_mb, UISettings().max_upload_rows) == (2, 1000)
+    monkeypatch.setenv("MAX_UPLOAD_MB", "0")
+    with pytest.raises(ValidationError, match="max_upload_mb"):
+        UISettings()
+    monkeypatch.setenv("MAX_UPLOAD_MB", "2")
+    monkeypatch.setenv("MAX_UPLOAD_ROWS", "0")
+    with pytest.raises(ValidationError, match="max_upload_rows"):
+        UISettings()
+
+
 def test_ui_settings_reject_nonsense(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("API_BASE_URL", "api:8000")
     with pytest.raises(ValidationError, match="http:// or https://"):

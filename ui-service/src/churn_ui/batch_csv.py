@@ -86,10 +86,51 @@ class ColumnCheck:
         )
 
 
-def read_csv(data: bytes) -> pd.DataFrame:
-    """Parse an uploaded file as text columns (nothing guessed, blanks kept as '')."""
+MIB = 1024 * 1024  # Streamlit's server.maxUploadSize "megabytes" are MiB
+
+
+def check_size(size: int, max_mb: int) -> None:
+    """Refuse a file larger than `max_mb` MiB, naming both sizes."""
+    if size > max_mb * MIB:
+        raise CsvError(
+            # Rounded up, so a file just over the limit never reads as equal to it.
+            f"The file is {math.ceil(size * 10 / MIB) / 10:,.1f} MB; the limit is {max_mb:,} MB "
+            "per file. Split it into smaller files and upload them one at a time."
+        )
+
+
+def count_rows(data: bytes) -> int:
+    """Customer rows after the header (blank lines skipped, quoted line breaks counted once)."""
+    text = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline="")
+    try:
+        return max(sum(1 for record in csv.reader(text) if record) - 1, 0)
+    except UnicodeDecodeError:
+        raise CsvError("The file is not UTF-8 text; save it as CSV (UTF-8) and retry.") from None
+    except csv.Error as exc:
+        raise CsvError(f"The file could not be read as CSV: {exc}") from None
+
+
+def check_rows(rows: int, max_rows: int) -> None:
+    """Refuse a file with more customer rows than `max_rows`: nothing is silently dropped."""
+    if rows > max_rows:
+        raise CsvError(
+            f"The file has {rows:,} customer rows; the limit is {max_rows:,} per file. "
+            f"Split it into files of at most {max_rows:,} rows and upload them one at a time."
+        )
+
+
+def read_csv(data: bytes, max_rows: int | None = None) -> pd.DataFrame:
+    """Parse an uploaded file as text columns (nothing guessed, blanks kept as '').
+
+    With `max_rows`, the rows are counted before any table is built and a longer file is
+    refused as a whole.
+    """
     if not data.strip():
         raise CsvError("The file is empty.")
+    # A row ends at a line break (\n, \r\n or \r): only a file with more breaks than the
+    # limit can have too many rows, so only such a file is counted (no table is built for it).
+    if max_rows is not None and max(data.count(b"\n"), data.count(b"\r")) > max_rows:
+        check_rows(count_rows(data), max_rows)
     try:
         frame = pd.read_csv(
             io.BytesIO(data),
@@ -113,6 +154,8 @@ def read_csv(data: bytes) -> pd.DataFrame:
     frame.columns = names
     if frame.empty:
         raise CsvError("The file has a header but no customer rows.")
+    if max_rows is not None:
+        check_rows(len(frame), max_rows)
     return frame
 
 

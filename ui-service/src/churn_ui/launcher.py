@@ -25,6 +25,8 @@ def streamlit_args(settings: UISettings) -> list[str]:
         f"--server.address={settings.host}",
         f"--server.baseUrlPath={BASE_PATH}",
         "--server.headless=true",
+        # The browser refuses a larger file before sending it; the page checks again.
+        f"--server.maxUploadSize={settings.max_upload_mb}",
         # The file watcher costs CPU and is useless in a deployed app.
         "--server.fileWatcherType=none",
         "--server.runOnSave=false",
@@ -45,7 +47,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(
             "churn-ui: serves the churn console at http://HOST:PORT/ui\n"
             "Environment: API_BASE_URL, API_TOKEN or API_JWT_SECRET, HOST, PORT, "
-            "REQUEST_TIMEOUT, BATCH_CHUNK_ROWS"
+            "REQUEST_TIMEOUT, BATCH_CHUNK_ROWS, MAX_UPLOAD_MB, MAX_UPLOAD_ROWS"
         )
         return
     try:

@@ -27,7 +27,18 @@ class UISettings(BaseSettings):
     connect_timeout: float = Field(3.0, gt=0, description="Seconds to wait for a connection")
     status_timeout: float = Field(3.0, gt=0, description="Timeout of the status-line check")
     connect_retries: int = Field(2, ge=0, le=10, description="Retries on connection errors only")
+    # At most the API's MAX_BATCH_ROWS (10,000); a smaller API limit is found by halving.
     batch_chunk_rows: int = Field(500, ge=1, le=10_000, description="Rows per /predict/batch call")
+    # Sized for the 512 MiB UI task. Measured (AppTest, fake API, Telco-shaped rows): the app
+    # starts at ~200 MB; reading, scoring and showing a 50,000-row file (7 MB) peaks at
+    # 400-430 MB (25,000 rows: 330 MB). Before chunked records and compact results, scoring alone
+    # took ~690 MB at 50,000 rows. 10 MB is ~70,000 Telco rows: for usual files the row cap binds.
+    max_upload_mb: int = Field(
+        10, ge=1, le=200, description="Largest batch CSV, in MB (Streamlit's server.maxUploadSize)"
+    )
+    max_upload_rows: int = Field(
+        50_000, ge=1, le=1_000_000, description="Most customer rows in one batch CSV"
+    )
 
     host: str = "0.0.0.0"
     port: int = Field(8501, ge=1, le=65535)

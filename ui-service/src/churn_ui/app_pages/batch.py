@@ -12,7 +12,7 @@ import streamlit as st
 
 from churn_ui.api.errors import ApiError
 from churn_ui.api.models import ModelInfo
-from churn_ui.batch_csv import ROW_COLUMN, CsvError, check_columns, read_csv
+from churn_ui.batch_csv import ROW_COLUMN, CsvError, check_columns, check_size, read_csv
 from churn_ui.batch_scoring import ScoredBatch, ranked_view, score_frame
 from churn_ui.charts import at_risk_by, risk_distribution
 from churn_ui.connection import client, model_info_or_last, settings
@@ -35,12 +35,23 @@ TABLE_COLUMNS = [
 
 
 def _upload() -> tuple[str, bytes] | None:
+    limits = settings()
     uploaded = st.file_uploader(
         "Customer file (CSV with the dataset's columns; other columns are kept)",
         type=["csv"],
         key="batch_file",
+        max_upload_size=limits.max_upload_mb,
+        help=f"Up to {limits.max_upload_mb:,} MB and {limits.max_upload_rows:,} customers a file.",
     )
     if uploaded is not None:
+        try:
+            # Checked before the bytes are copied: the browser's own check can be bypassed.
+            check_size(uploaded.size, limits.max_upload_mb)
+        except CsvError as exc:
+            st.error(f"{uploaded.name}: {exc.message}")
+            st.session_state.pop(UPLOAD_KEY, None)
+            st.session_state.pop(RESULT_KEY, None)
+            return None
         current = (uploaded.name, uploaded.getvalue())
         if st.session_state.get(UPLOAD_KEY) != current:
             st.session_state[UPLOAD_KEY] = current
@@ -49,8 +60,10 @@ def _upload() -> tuple[str, bytes] | None:
 
 
 def _score(info: ModelInfo, name: str, data: bytes) -> None:
+    limits = settings()
     try:
-        frame = read_csv(data)
+        check_size(len(data), limits.max_upload_mb)
+        frame = read_csv(data, max_rows=limits.max_upload_rows)
     except CsvError as exc:
         st.error(f"{name}: {exc.message}")
         return
@@ -69,9 +82,7 @@ def _score(info: ModelInfo, name: str, data: bytes) -> None:
         bar.progress(done / total if total else 1.0, text=f"Scored {done:,} of {total:,} rows")
 
     try:
-        result = score_frame(
-            client(), frame, info, settings().batch_chunk_rows, on_progress=progress
-        )
+        result = score_frame(client(), frame, info, limits.batch_chunk_rows, on_progress=progress)
     except CsvError as exc:
         st.error(exc.message)
         return
@@ -86,6 +97,8 @@ def _results(info: ModelInfo, name: str, result: ScoredBatch) -> None:
     flagged = scored[scored["recommend_offer"].fillna(False)]
     st.divider()
     st.header("Results")
+    if result.failure:
+        st.error(result.failure + " Upload the file again to score them.")
     kpis = st.columns(4)
     kpis[0].metric("Customers scored", f"{len(scored):,}")
     kpis[1].metric("Rows rejected", f"{len(rejected):,}")
