@@ -62,4 +62,7 @@ def test_every_dataset_row_scores_the_same_in_a_batch_and_alone(
     assert orjson.loads(per_row.answer_batch(body).json) == batch
     for record, result in zip(dataset_records[:400], batch["results"], strict=True):
         alone = real_model.score_one(real_model.customers.validate_one(record))
-        assert result["prediction"] == alone
+        got = result["prediction"]
+        for key in ("churn_probability", "expected_value"):  # batch and walk: last-bit noise
+            assert got.pop(key) == pytest.approx(alone.pop(key), abs=1e-9)
+        assert got == alone
