@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -53,7 +54,11 @@ def test_mlflow_models_serve_reproduces_golden_examples(trained_model_dir: Path,
     port = free_port()
     mlflow_bin = str(Path(sys.executable).parent / "mlflow")
     cmd = [mlflow_bin, "models", "serve", "-m", str(trained_model_dir), "--env-manager", "local"]
-    server = start_process([*cmd, "-h", "127.0.0.1", "-p", str(port)], tmp_path / "serve.log")
+    # `mlflow models serve` starts uvicorn by name: the virtualenv's bin/ must be on PATH.
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    server = start_process(
+        [*cmd, "-h", "127.0.0.1", "-p", str(port)], tmp_path / "serve.log", {"PATH": path}
+    )
     try:
         wait_http(f"http://127.0.0.1:{port}/ping", server, timeout=120)
         records = [e["input"] for e in golden["examples"]]
