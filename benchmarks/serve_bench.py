@@ -217,7 +217,7 @@ def model_shape(model_dir: Path) -> str:
     """Trees and depth of the booster, which set the cost of a batch."""
     import xgboost as xgb
 
-    from churn_api.predictor import find_bundle
+    from churn_api.bundle import find_bundle
     from churn_api.trees import TreeWalker
 
     booster = xgb.Booster(model_file=str(find_bundle(model_dir) / "booster.ubj"))
@@ -227,9 +227,9 @@ def model_shape(model_dir: Path) -> str:
 
 def floor_app(model_dir: str) -> Any:
     """The floor: validate the same body with the same pydantic model, return a constant."""
+    from churn_api.bundle import find_bundle
     from churn_api.contract import FeatureContract
-    from churn_api.predictor import find_bundle
-    from churn_api.schemas import build_customer_model
+    from churn_api.customer import build_customer_model
 
     contract = FeatureContract.model_validate_json(
         (find_bundle(Path(model_dir)) / "feature_contract.json").read_bytes()
@@ -254,7 +254,8 @@ def batch_latency(
     model_dir: Path, records: list[dict[str, object]], threads: int
 ) -> dict[str, float]:
     """In-process: 10,000-row body bytes -> validated, scored, serialised response bytes."""
-    from churn_api.predictor import ModelMeta, load_model
+    from churn_api.bundle import ModelMeta
+    from churn_api.scorer import load_model
 
     model = load_model(
         model_dir, ModelMeta("telco-churn", "bench", None, None, "local", ""), batch_threads=threads
