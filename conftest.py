@@ -6,7 +6,10 @@ scripts (`churn-train`, `mlflow server`, ...) exactly as an operator would.
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +27,31 @@ from testkit import (
     start_process,
     stop_process,
     wait_http,
+    write_signing_keys,
 )
+
+_KEYS_DIR: Path | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """One signing key pair per test session, exported before any process starts.
+
+    Every `churn-train` the tests run signs with it and every `churn-api` verifies with it, as
+    the trainer's KMS key and the API's MODEL_PUBLIC_KEYS do on AWS. Tests about refusing
+    bundles make their own keys.
+    """
+    global _KEYS_DIR
+    if "MODEL_SIGNING_KEY_FILE" in os.environ:
+        return
+    _KEYS_DIR = Path(tempfile.mkdtemp(prefix="churn-test-keys-"))
+    private, public = write_signing_keys(_KEYS_DIR)
+    os.environ["MODEL_SIGNING_KEY_FILE"] = str(private)
+    os.environ["MODEL_PUBLIC_KEYS_FILE"] = str(public)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _KEYS_DIR is not None:
+        shutil.rmtree(_KEYS_DIR, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

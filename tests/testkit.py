@@ -42,6 +42,34 @@ def dataset_records(csv_path: Path) -> list[dict[str, object]]:
     return rows
 
 
+def write_signing_keys(folder: Path) -> tuple[Path, Path]:
+    """A fresh ECDSA P-256 key pair as the trainer and the API read them (PEM files).
+
+    Returns (private key, public key). The format is docs/model-bundle.md's "Signature".
+    """
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    folder.mkdir(parents=True, exist_ok=True)
+    key = ec.generate_private_key(ec.SECP256R1())
+    private = folder / "signing-key.pem"
+    public = folder / "signing-key.pub.pem"
+    private.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    private.chmod(0o600)
+    public.write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    return private, public
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
