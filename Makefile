@@ -34,8 +34,8 @@ run: setup ## The whole system locally: MLflow on SQLite, train if no champion, 
 test: setup lint lint-infra ## Every test: lint, unit, integration and end-to-end
 	@$(RUN) pytest
 
-test-fast: setup ## Unit tests only (no servers started)
-	@$(RUN) pytest -m "not integration and not e2e"
+test-fast: setup ## Unit tests only: no server started, nothing trained (enforced)
+	@CHURN_NO_SERVERS=1 $(RUN) pytest -m "not integration and not e2e"
 
 lint: setup ## ruff check and ruff format --check
 	@$(RUN) ruff check .

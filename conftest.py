@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
@@ -33,14 +34,29 @@ from testkit import (
 _KEYS_DIR: Path | None = None
 
 
+def _refuse_listening(*_args: object, **_kwargs: object) -> None:
+    raise RuntimeError(
+        "a unit test tried to listen on a port: mark it `integration` (CHURN_NO_SERVERS is set by "
+        "`make test-fast`)"
+    )
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    """One signing key pair per test session, exported before any process starts.
+    """Guard `make test-fast`, then export one signing key pair for the session.
+
+    With CHURN_NO_SERVERS=1 nothing in this process may listen on a port, and testkit refuses to
+    start a server process, so a unit test that needs a server fails loudly instead of quietly
+    slowing the fast suite down.
+
+    One signing key pair per test session, exported before any process starts.
 
     Every `churn-train` the tests run signs with it and every `churn-api` verifies with it, as
     the trainer's KMS key and the API's MODEL_PUBLIC_KEYS do on AWS. Tests about refusing
     bundles make their own keys.
     """
     global _KEYS_DIR
+    if os.environ.get("CHURN_NO_SERVERS"):
+        socket.socket.listen = _refuse_listening  # type: ignore[method-assign]
     if "MODEL_SIGNING_KEY_FILE" in os.environ:
         return
     _KEYS_DIR = Path(tempfile.mkdtemp(prefix="churn-test-keys-"))

@@ -107,6 +107,8 @@ def stop_process(process: subprocess.Popen) -> None:
 
 def start_process(cmd: Sequence[str], log: Path, env: dict[str, str] | None = None):
     """Start a server in its own process group, output to a log file."""
+    if os.environ.get("CHURN_NO_SERVERS"):
+        raise RuntimeError(f"a unit test tried to start a server ({cmd[0]}): mark it integration")
     handle = log.open("wb")
     return subprocess.Popen(
         list(cmd),
@@ -161,6 +163,8 @@ def start_mlflow(root: Path, port: int | None = None) -> MlflowServer:
 
 def run_train(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
     """Run the training CLI; returns the completed process (stdout holds the JSON result)."""
+    if os.environ.get("CHURN_NO_SERVERS") and "--fetch-only" not in args:
+        raise RuntimeError("a unit test tried to train a model: mark it integration")
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("MLFLOW_TRACKING_URI", None)
     return subprocess.run(
