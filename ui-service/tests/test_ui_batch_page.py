@@ -1,6 +1,7 @@
 """The batch page (`app_pages/batch.py`) through AppTest against a small fake API served over
-HTTP in this process: upload limits, the progress bar and a failure part-way. Fast; the page
-against a live `churn-api` is in test_ui_app_pages.py."""
+HTTP in this process: upload limits, the progress bar and a failure part-way. Quick, but the fake
+listens on a port, so it is an integration test; the page against a live `churn-api` is in
+test_ui_app_pages.py."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from churn_ui.api.models import ModelInfo
 
 APP = str(Path(churn_ui.__file__).with_name("app.py"))
 HEADER = "customerID,tenure,MonthlyCharges,SeniorCitizen,Contract"
+pytestmark = pytest.mark.integration
 
 
 def _file(rows: int) -> bytes:
