@@ -102,6 +102,9 @@ def start_mlflow(stack: Stack, host: str, port: int, state: Path) -> str:
             "--workers",
             "1",
         ],
+        # Without this MLflow 3.17 also starts a job runner with seven huey consumers, about
+        # as much memory again as the server itself (shared/PITFALLS.md, measured here).
+        {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
     )
     uri = f"http://{host}:{port}"
     wait_http(f"{uri}/health", stack.check)

@@ -151,6 +151,7 @@ def start_mlflow(root: Path, port: int | None = None) -> MlflowServer:
             "1",
         ],
         root / "server.log",
+        {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},  # as every server the project starts
     )
     uri = f"http://127.0.0.1:{port}"
     try:
