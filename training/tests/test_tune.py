@@ -57,3 +57,12 @@ def test_final_model_respects_monotone_constraints(xy) -> None:
     grid = np.zeros((50, 3), dtype=np.float32)
     grid[:, 0] = np.linspace(-3, 3, 50)
     assert (np.diff(model.predict_proba(grid)[:, 1]) >= 0).all()
+
+
+def test_given_n_estimators_fixes_the_rounds(xy) -> None:
+    """`--params '{"n_estimators": 7}'` trains exactly 7 rounds everywhere (no early stopping)."""
+    X, y = xy
+    result = tune.fixed({**FAST, "n_estimators": 7}, X, y, folds=3, seed=1, constraints=(0, 0, 0))
+    assert result.best.best_rounds == [7, 7, 7] and result.best.n_estimators == 7
+    model = tune.fit_final(result.best, X, y, (0, 0, 0), seed=1)
+    assert model.get_booster().num_boosted_rounds() == 7

@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from churn_training.data import DataError, fetch_ibm_dataset, load_dataset
+from churn_training.params import ParamsError, parse_params
 from churn_training.settings import TrainSettings
 
 if TYPE_CHECKING:  # imported for real after argument parsing (see main)
@@ -21,6 +23,7 @@ if TYPE_CHECKING:  # imported for real after argument parsing (see main)
     from churn_training.publish import PublishResult
 
 EXIT_DATA = 2
+EXIT_USAGE = 2
 EXIT_MLFLOW = 3
 
 console = Console(stderr=True)
@@ -107,7 +110,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.no_publish and args.model_dir is None:
         console.print("[red]--no-publish needs --model-dir, or the model would be lost[/red]")
         return EXIT_DATA
-    fixed_params = json.loads(args.params) if args.params else None
+    try:
+        fixed_params = parse_params(args.params) if args.params is not None else None
+    except ParamsError as exc:
+        console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        return EXIT_USAGE
 
     # Heavy imports after argument parsing, so --help and --fetch-only stay quick.
     from churn_training import pipeline, publish

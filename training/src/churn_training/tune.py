@@ -12,7 +12,8 @@ import xgboost as xgb
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
-MAX_ROUNDS = 1000
+from churn_training.params import MAX_ROUNDS
+
 EARLY_STOPPING_ROUNDS = 50
 # Fixed booster settings; the search space below covers the rest.
 BASE_PARAMS: dict[str, Any] = {
@@ -71,7 +72,7 @@ def make_classifier(
     early_stopping: bool = True,
     n_jobs: int = 1,
 ) -> xgb.XGBClassifier:
-    booster_params = {k: v for k, v in params.items() if k != "imbalance"}
+    booster_params = {k: v for k, v in params.items() if k not in ("imbalance", "n_estimators")}
     return xgb.XGBClassifier(
         **BASE_PARAMS,
         **booster_params,
@@ -93,16 +94,28 @@ def cross_validate(
     seed: int,
     report: Callable[[int, float], None] | None = None,
 ) -> CVResult:
-    """Fit one model per fold with early stopping on that fold; collect out-of-fold scores."""
+    """Fit one model per fold with early stopping on that fold; collect out-of-fold scores.
+
+    Parameters that fix `n_estimators` get exactly that many rounds, without early stopping.
+    """
+    fixed_rounds: int | None = params.get("n_estimators")
     oof = np.zeros(len(y), dtype=np.float64)
     fold_auc: list[float] = []
     best_rounds: list[int] = []
     for step, (train_idx, val_idx) in enumerate(folds):
-        model = make_classifier(params, y[train_idx], constraints, seed)
-        model.fit(X[train_idx], y[train_idx], eval_set=[(X[val_idx], y[val_idx])], verbose=False)
+        if fixed_rounds is None:
+            model = make_classifier(params, y[train_idx], constraints, seed)
+            eval_set = [(X[val_idx], y[val_idx])]
+            model.fit(X[train_idx], y[train_idx], eval_set=eval_set, verbose=False)
+            best_rounds.append(int(model.best_iteration) + 1)
+        else:
+            model = make_classifier(
+                params, y[train_idx], constraints, seed, fixed_rounds, early_stopping=False
+            )
+            model.fit(X[train_idx], y[train_idx], verbose=False)
+            best_rounds.append(fixed_rounds)
         oof[val_idx] = model.predict_proba(X[val_idx])[:, 1]
         fold_auc.append(float(roc_auc_score(y[val_idx], oof[val_idx])))
-        best_rounds.append(int(model.best_iteration) + 1)
         if report is not None:
             report(step, float(np.mean(fold_auc)))
     return CVResult(params=params, oof=oof, fold_auc=fold_auc, best_rounds=best_rounds)
