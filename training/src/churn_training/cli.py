@@ -1,4 +1,8 @@
-"""`churn-train`: fetch, validate, tune, evaluate and publish the churn model."""
+"""`churn-train`: fetch, validate, tune, evaluate, sign and publish the churn model.
+
+`churn-train keygen --out DIR` makes a local signing key pair. Exit codes: 2 bad input or
+settings, 3 MLflow unreachable or refusing.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from churn_training import signing
 from churn_training.data import DataError, fetch_ibm_dataset, load_dataset
 from churn_training.params import ParamsError, parse_params
 from churn_training.settings import TrainSettings
@@ -25,6 +30,10 @@ if TYPE_CHECKING:  # imported for real after argument parsing (see main)
 EXIT_DATA = 2
 EXIT_USAGE = 2
 EXIT_MLFLOW = 3
+UNSIGNED_REFUSED = (
+    f"refusing to publish an unsigned model: set {signing.KEY_SETTINGS} (a local pair: "
+    "`churn-train keygen --out DIR`), or ALLOW_UNSIGNED_MODELS=true for development only"
+)
 
 console = Console(stderr=True)
 
@@ -52,6 +61,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--fetch-only", action="store_true", help="download and verify the data")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    commands = parser.add_subparsers(dest="command", metavar="{keygen}")
+    keygen = commands.add_parser("keygen", help="write a local ECDSA P-256 signing key pair")
+    keygen.add_argument("--out", type=Path, required=True, help="folder for the two PEM files")
     return parser.parse_args(argv)
 
 
@@ -99,6 +111,10 @@ def summary_table(outcome: TrainingOutcome, result: PublishResult | None, elapse
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     settings = build_settings(args)
+    if args.command == "keygen":
+        from churn_training.commands import keygen
+
+        return keygen(args.out)
     if args.fetch_only:
         try:
             path = fetch_ibm_dataset(settings.cache_dir)
@@ -112,8 +128,12 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_DATA
     try:
         fixed_params = parse_params(args.params) if args.params is not None else None
-    except ParamsError as exc:
+        signer = signing.signer_from_settings(settings)
+    except (ParamsError, signing.SigningError) as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        return EXIT_USAGE
+    if signer is None and not args.no_publish and not settings.allow_unsigned_models:
+        console.print(f"[red]error:[/red] {UNSIGNED_REFUSED}", highlight=False, soft_wrap=True)
         return EXIT_USAGE
 
     # Heavy imports after argument parsing, so --help and --fetch-only stay quick.
@@ -138,6 +158,11 @@ def main(argv: list[str] | None = None) -> int:
         outcome = pipeline.run(
             dataset, settings, Path(tmp), fixed_params=fixed_params, progress=not args.quiet
         )
+        if signer is not None:
+            signed = signing.sign_bundle(outcome.bundle_dir, signer)
+            console.print(f"bundle signed with key {signed['key_id']}")
+        else:
+            console.print("[yellow]warning:[/yellow] the bundle is NOT signed")
         if args.model_dir is not None:
             publish.save_local(outcome, args.model_dir)
             console.print(f"model saved to {args.model_dir}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -41,3 +41,19 @@ class TrainSettings(BaseSettings):
     promotion_value_margin: float = Field(default=0.02, ge=0, description="relative")
 
     golden_examples: int = Field(default=20, ge=1, le=200)
+
+    # Model provenance (docs/model-bundle.md, "Signature"): one of the three key sources.
+    signing_key_file: Path | None = Field(
+        default=None, validation_alias="MODEL_SIGNING_KEY_FILE", description="PEM PKCS#8 EC key"
+    )
+    signing_key: SecretStr | None = Field(
+        default=None, validation_alias="MODEL_SIGNING_KEY", description="the PEM itself"
+    )
+    signing_kms_key_id: str | None = Field(
+        default=None, validation_alias="MODEL_SIGNING_KMS_KEY_ID", description="AWS KMS key id/ARN"
+    )
+    allow_unsigned_models: bool = Field(
+        default=False,
+        validation_alias="ALLOW_UNSIGNED_MODELS",
+        description="development only: publish without a signing key",
+    )
