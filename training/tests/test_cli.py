@@ -30,3 +30,15 @@ def test_unreachable_tracking_server_fails_before_the_data_is_read(
     err = capsys.readouterr().err
     assert code == cli.EXIT_MLFLOW
     assert "not reachable" in err and "does not exist" not in err
+
+
+def test_rollback_takes_the_tracking_uri_before_or_after_the_command() -> None:
+    before = cli.parse_args(["--quiet", "--tracking-uri", "http://a", "rollback"])
+    after = cli.parse_args(["--quiet", "rollback", "--tracking-uri", "http://b", "--reason", "x"])
+    assert (before.command, before.tracking_uri, before.reason) == (
+        "rollback",
+        "http://a",
+        "manual rollback",
+    )
+    assert (after.command, after.tracking_uri, after.reason) == ("rollback", "http://b", "x")
+    assert cli.parse_args(["--data", "x.csv"]).command is None

@@ -10,10 +10,12 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
+from churn_training import publish
 from churn_training.bundle import single_bundle_in
 from churn_training.contract import read_contract
 from churn_training.publish import signature
 from churn_training.pyfunc_model import GOLDEN_FILE
+from churn_training.settings import TrainSettings
 
 MODEL = "telco-churn"
 # A deliberately weak booster: stumps that see a fifth of the features, big leaves.
@@ -148,3 +150,20 @@ def test_signature_makes_every_input_optional() -> None:
     assert inputs.input_names() == ["customerID", *(f.name for f in contract.fields)]
     assert all(not spec.required for spec in inputs.inputs)
     assert signature(contract).outputs.input_names() == ["churn_probability", "churn"]
+
+
+def test_the_gate_downloads_the_champion_by_version(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Never `@champion`: the alias may have moved since the gate resolved it."""
+    asked: list[str] = []
+
+    def download(artifact_uri: str, dst_path: str) -> str:
+        asked.append(artifact_uri)
+        return str(tmp_path)  # holds no bundle
+
+    monkeypatch.setattr(publish.mlflow.artifacts, "download_artifacts", download)
+    judge = publish._judge(None, None, TrainSettings())  # type: ignore[arg-type]
+    with pytest.raises(publish.PublishError, match="the champion version 7"):
+        judge("7")
+    assert asked == ["models:/telco-churn/7"]

@@ -1,7 +1,8 @@
 """`churn-train`: fetch, validate, tune, evaluate, sign and publish the churn model.
 
-`churn-train keygen --out DIR` makes a local signing key pair. Exit codes: 2 bad input or
-settings, 3 MLflow unreachable or refusing.
+`churn-train keygen --out DIR` makes a local signing key pair; `churn-train rollback` puts the
+previous champion back. Exit codes: 2 bad input or settings, 3 MLflow unreachable or refusing,
+4 the registry state refuses the request (nothing to roll back).
 """
 
 from __future__ import annotations
@@ -61,9 +62,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--fetch-only", action="store_true", help="download and verify the data")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    commands = parser.add_subparsers(dest="command", metavar="{keygen}")
+    commands = parser.add_subparsers(dest="command", metavar="{keygen,rollback}")
     keygen = commands.add_parser("keygen", help="write a local ECDSA P-256 signing key pair")
     keygen.add_argument("--out", type=Path, required=True, help="folder for the two PEM files")
+    rollback = commands.add_parser("rollback", help="put the previous champion back")
+    # SUPPRESS: a value given before the command is not reset by the subcommand's default.
+    rollback.add_argument("--tracking-uri", default=argparse.SUPPRESS, help="MLflow URI")
+    rollback.add_argument("--reason", default="manual rollback", help="recorded in version tags")
     return parser.parse_args(argv)
 
 
@@ -115,6 +120,10 @@ def main(argv: list[str] | None = None) -> int:
         from churn_training.commands import keygen
 
         return keygen(args.out)
+    if args.command == "rollback":
+        from churn_training.commands import rollback
+
+        return rollback(settings, args.reason)
     if args.fetch_only:
         try:
             path = fetch_ibm_dataset(settings.cache_dir)

@@ -19,17 +19,19 @@ from mlflow.tracking import MlflowClient
 from mlflow.types import ColSpec, DataType, Schema
 from mlflow.types.schema import AnyType
 
-from churn_training import promotion, pyfunc_model
+from churn_training import champion_alias, promotion, pyfunc_model
 from churn_training.bundle import (
     BUNDLE_DIR,
     MODEL_CARD_FILE,
     BundleNotFoundError,
     single_bundle_in,
 )
+from churn_training.champion_alias import Judge
 from churn_training.contract import FeatureContract
 from churn_training.data import records
 from churn_training.outcome import TrainingOutcome
 from churn_training.pyfunc_model import CONTRACT_FILE, Bundle
+from churn_training.registry_lock import LockError, whoami
 from churn_training.settings import TrainSettings
 
 MODEL_ARTIFACT = "model"
@@ -52,6 +54,7 @@ class PublishResult:
     alias: str
     promoted: bool
     reason: str
+    previous_champion: str | None = None
 
 
 def check_tracking_server(uri: str, timeout: float = 10.0) -> None:
@@ -167,20 +170,27 @@ def _log_candidate(outcome: TrainingOutcome, baseline_run_id: str) -> CandidateR
         return CandidateRun(run.info.run_id, info.model_uri)
 
 
-def _current_champion(
-    client: MlflowClient, name: str, alias: str, dst: Path
-) -> promotion.Champion | None:
-    try:
-        version = client.get_model_version_by_alias(name, alias)
-    except MlflowException:
-        return None
+def _champion_at(client: MlflowClient, name: str, version: str, dst: Path) -> promotion.Champion:
+    """The champion's bundle, downloaded by the version number the gate resolved (never by
+    alias: the alias may move between resolving and downloading)."""
     local = mlflow.artifacts.download_artifacts(
-        artifact_uri=f"models:/{name}@{alias}", dst_path=str(dst)
+        artifact_uri=f"models:/{name}/{version}", dst_path=str(dst)
     )
     try:
-        return promotion.Champion(version.version, Bundle.load(single_bundle_in(Path(local))))
+        return promotion.Champion(version, Bundle.load(single_bundle_in(Path(local))))
     except BundleNotFoundError as exc:
-        raise PublishError(f"the champion version {version.version}: {exc}") from exc
+        raise PublishError(f"the champion version {version}: {exc}") from exc
+
+
+def _judge(client: MlflowClient, outcome: TrainingOutcome, settings: TrainSettings) -> Judge:
+    def judge(champion_version: str | None) -> promotion.GateDecision:
+        if champion_version is None:
+            return promotion.decide(outcome, None, settings)
+        with tempfile.TemporaryDirectory() as tmp:
+            current = _champion_at(client, settings.model_name, champion_version, Path(tmp))
+            return promotion.decide(outcome, current, settings)
+
+    return judge
 
 
 def publish(outcome: TrainingOutcome, settings: TrainSettings) -> PublishResult:
@@ -191,37 +201,42 @@ def publish(outcome: TrainingOutcome, settings: TrainSettings) -> PublishResult:
         mlflow.set_experiment(settings.experiment_name)
         baseline_run_id = _log_baseline(outcome)
         candidate = _log_candidate(outcome, baseline_run_id)
-        version = mlflow.register_model(candidate.model_uri, settings.model_name).version
+        version = str(mlflow.register_model(candidate.model_uri, settings.model_name).version)
     except (MlflowException, requests.RequestException, OSError) as exc:
         raise PublishError(f"publishing to MLflow failed: {exc}") from exc
 
     client = MlflowClient()
     name, run_id = settings.model_name, candidate.run_id
-    with tempfile.TemporaryDirectory() as tmp:
-        current = _current_champion(client, name, settings.champion_alias, Path(tmp))
-        decision = promotion.decide(outcome, current, settings)
-    alias = settings.champion_alias if decision.promoted else settings.challenger_alias
-    client.set_registered_model_alias(name, alias, version)
-    tags = {
-        "run_id": run_id,
-        "promotion": "champion" if decision.promoted else "challenger",
-        "promotion_reason": decision.reason,
-        "roc_auc": f"{outcome.metrics['roc_auc']:.6f}",
-        "threshold": str(outcome.contract.threshold.value),
-    }
-    for key, value in tags.items():
-        client.set_model_version_tag(name, version, key, value)
-    client.set_tag(run_id, "promotion", tags["promotion"])
-    client.set_tag(run_id, "promotion_reason", decision.reason)
-    client.set_tag(run_id, "model_version", version)
+    holder = whoami(f"churn-train run {run_id}")
+    try:
+        move = champion_alias.promote(
+            client, settings, version, _judge(client, outcome, settings), holder
+        )
+        tags = {
+            "run_id": run_id,
+            "promotion": "champion" if move.promoted else "challenger",
+            "promotion_reason": move.reason,
+            "roc_auc": f"{outcome.metrics['roc_auc']:.6f}",
+            "threshold": str(outcome.contract.threshold.value),
+        }
+        for key, value in tags.items():
+            client.set_model_version_tag(name, version, key, value)
+        client.set_tag(run_id, "promotion", tags["promotion"])
+        client.set_tag(run_id, "promotion_reason", move.reason)
+        client.set_tag(run_id, "model_version", version)
+    except (LockError, champion_alias.PromotionError) as exc:
+        raise PublishError(f"version {version} is registered but has no alias: {exc}") from exc
+    except (MlflowException, requests.RequestException, OSError) as exc:
+        raise PublishError(f"promoting version {version} failed: {exc}") from exc
     return PublishResult(
         run_id,
         baseline_run_id,
         candidate.model_uri,
         version,
-        alias,
-        decision.promoted,
-        decision.reason,
+        move.alias,
+        move.promoted,
+        move.reason,
+        move.previous_champion,
     )
 
 

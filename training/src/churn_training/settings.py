@@ -57,3 +57,10 @@ class TrainSettings(BaseSettings):
         validation_alias="ALLOW_UNSIGNED_MODELS",
         description="development only: publish without a signing key",
     )
+
+    # Promotion lease lock (registry_lock.py). The TTL must exceed the gate's run time plus the
+    # clock skew between trainers; the settle time must exceed one tag write's latency.
+    promotion_lock_ttl_seconds: float = Field(default=300.0, gt=0)
+    promotion_lock_settle_seconds: float = Field(default=2.0, gt=0)
+    promotion_lock_timeout_seconds: float = Field(default=900.0, ge=0)
+    previous_champion_alias: str = "previous-champion"

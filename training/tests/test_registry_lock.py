@@ -1,0 +1,160 @@
+"""The promotion lease lock on an in-memory registry and a fake clock (no server, no waiting)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import SimpleNamespace
+
+import pytest
+
+from churn_training.registry_lock import LOCK_TAG, Lease, LockError, RegistryLock
+
+
+class FakeRegistry:
+    """The three tag calls the lock makes, on one registered model; `on_write` simulates rivals."""
+
+    def __init__(self) -> None:
+        self.tags: dict[str, str] = {}
+        self.on_write: Callable[[], None] | None = None
+
+    def get_registered_model(self, name: str) -> SimpleNamespace:
+        return SimpleNamespace(tags=dict(self.tags))
+
+    def set_registered_model_tag(self, name: str, key: str, value: str) -> None:
+        self.tags[key] = value
+        if self.on_write is not None:
+            self.on_write()
+
+    def delete_registered_model_tag(self, name: str, key: str) -> None:
+        self.tags.pop(key, None)
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def registry() -> FakeRegistry:
+    return FakeRegistry()
+
+
+@pytest.fixture
+def fake_time() -> FakeTime:
+    return FakeTime()
+
+
+def make_lock(registry: FakeRegistry, fake_time: FakeTime, holder: str = "me") -> RegistryLock:
+    return RegistryLock(
+        registry,  # type: ignore[arg-type]
+        "telco-churn",
+        holder,
+        ttl=60,
+        settle=2,
+        timeout=30,
+        clock=fake_time.clock,
+        monotonic=fake_time.clock,
+        sleep=fake_time.sleep,
+    )
+
+
+def test_a_free_lock_is_taken_and_released(registry: FakeRegistry, fake_time: FakeTime) -> None:
+    lock = make_lock(registry, fake_time)
+    with lock.held():
+        lease = Lease.parse(registry.tags[LOCK_TAG])
+        assert lease is not None and lease.holder == "me"
+        assert lease.expires_at == pytest.approx(fake_time.now - 2 + 60)  # after the settle
+        lock.ensure_held()
+    assert LOCK_TAG not in registry.tags
+
+
+def test_a_live_lease_blocks_until_the_timeout_naming_its_holder(
+    registry: FakeRegistry, fake_time: FakeTime
+) -> None:
+    rival = Lease("f00dfeed" * 4, fake_time.now + 3600, "ci@runner pid 7 churn-train run abc")
+    registry.tags[LOCK_TAG] = rival.render()
+    started = fake_time.now
+    with pytest.raises(LockError) as caught:
+        make_lock(registry, fake_time).acquire()
+    assert "locked for promotion by ci@runner pid 7 churn-train run abc" in str(caught.value)
+    assert "lease f00dfeed" in str(caught.value) and "gave up after 30 s" in str(caught.value)
+    assert 30 <= fake_time.now - started < 32
+    assert registry.tags[LOCK_TAG] == rival.render()  # never overwritten
+
+
+def test_an_expired_lease_is_taken_over(registry: FakeRegistry, fake_time: FakeTime) -> None:
+    registry.tags[LOCK_TAG] = Lease("dead", fake_time.now - 1, "crashed").render()
+    lease = make_lock(registry, fake_time).acquire()
+    assert lease.holder == "me" and Lease.parse(registry.tags[LOCK_TAG]) == lease
+
+
+def test_a_lease_that_expires_while_waiting_is_taken(
+    registry: FakeRegistry, fake_time: FakeTime
+) -> None:
+    registry.tags[LOCK_TAG] = Lease("other", fake_time.now + 10, "slow").render()
+    make_lock(registry, fake_time).acquire()
+    lease = Lease.parse(registry.tags[LOCK_TAG])
+    assert lease is not None and lease.holder == "me"
+
+
+def test_a_rival_write_during_the_settle_time_wins(
+    registry: FakeRegistry, fake_time: FakeTime
+) -> None:
+    """Both saw the lock free; the write that landed last is the one both read back."""
+    rival = Lease("rival", fake_time.now + 3600, "the other trainer")
+
+    def rival_writes_after_us() -> None:
+        registry.on_write = None
+        registry.tags[LOCK_TAG] = rival.render()
+
+    registry.on_write = rival_writes_after_us
+    with pytest.raises(LockError, match="locked for promotion by the other trainer"):
+        make_lock(registry, fake_time).acquire()
+    assert registry.tags[LOCK_TAG] == rival.render()
+
+
+def test_a_write_slower_than_the_settle_time_is_not_trusted(
+    registry: FakeRegistry, fake_time: FakeTime
+) -> None:
+    """A rival may have read back its own lease before our late write landed: we back off."""
+    registry.on_write = lambda: fake_time.sleep(5)  # the write took longer than the settle
+    with pytest.raises(LockError):
+        make_lock(registry, fake_time).acquire()
+    registry.on_write = None
+    # Our stale lease keeps protecting the possible rival until it expires, then we get in.
+    lock = make_lock(registry, fake_time)
+    lock.timeout = 120
+    assert lock.acquire().holder == "me"
+
+
+def test_a_lost_lease_is_noticed_and_not_released(
+    registry: FakeRegistry, fake_time: FakeTime
+) -> None:
+    lock = make_lock(registry, fake_time)
+    lock.acquire()
+    fake_time.sleep(61)  # our lease expired and someone else took it
+    registry.tags[LOCK_TAG] = Lease("next", fake_time.now + 60, "next trainer").render()
+    with pytest.raises(LockError, match="was lost; now held by next trainer"):
+        lock.ensure_held()
+    lock.release()
+    assert "next" in registry.tags[LOCK_TAG]
+
+
+def test_a_lease_about_to_expire_is_refused(registry: FakeRegistry, fake_time: FakeTime) -> None:
+    lock = make_lock(registry, fake_time)
+    lock.acquire()
+    fake_time.sleep(57)
+    with pytest.raises(LockError, match="expires in 1 s"):
+        lock.ensure_held()
+
+
+def test_lease_values_round_trip_and_garbage_blocks_nobody() -> None:
+    lease = Lease("abc", 1234.5, "me@host pid 1 churn-train run x")
+    assert Lease.parse(lease.render()) == lease
+    assert Lease.parse("") is None and Lease.parse("no-expiry") is None
