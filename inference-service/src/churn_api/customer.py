@@ -21,12 +21,16 @@ from typing import Annotated, Any, Literal
 import msgspec
 import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, create_model
+from pydantic_core import PydanticCustomError
 
 from churn_api.contract import FeatureContract, FieldSpec
-from churn_api.errors import InvalidRequestError, format_errors
+from churn_api.errors import InvalidRequestError
+from churn_api.large_body import LargeBodyValidator
+from churn_api.limits import Limits, Reporter, Suggester
 
 ID_MAX_LENGTH = 64
 IGNORED_KEYS = ("Churn",)
+IgnoredValue = str | int | float | bool | None  # a dataset row's label; never an array/object
 _BIG = 2**53
 NULL, OTHER = -1, -2  # category codes of a missing value and of anything not a category
 
@@ -48,7 +52,10 @@ class CheckedColumns:
 class CustomerValidator:
     """The `Customer` model, the strict batch decoder and the column checks of one contract."""
 
-    def __init__(self, contract: FeatureContract, max_batch_rows: int) -> None:
+    def __init__(
+        self, contract: FeatureContract, max_batch_rows: int, limits: Limits | None = None
+    ) -> None:
+        self.limits = limits or Limits()
         self.specs = contract.fields
         self.field_names = [f.name for f in contract.fields]
         self.id_field = contract.id_field
@@ -59,22 +66,44 @@ class CustomerValidator:
         self.batch_decoder = build_batch_decoder(contract, max_batch_rows)
         # A missing field that an imputation rule decides is filled row by row.
         self.ruled_fields = {rule.field for rule in contract.imputation_rules}
+        self.suggest = Suggester(self.known_fields)
+        self.large = LargeBodyValidator(self.Customer, self.limits, self.reporter)
+
+    def reporter(self) -> Reporter:
+        """A problem reporter for one request (its "did you mean" budget spans the request)."""
+        return Reporter(self.suggest, self.limits)
 
     def validate_one(self, body: bytes | str | dict[str, Any]) -> BaseModel:
-        """Parse and validate one customer; InvalidRequestError names every bad field."""
+        """Parse and validate one customer; InvalidRequestError names its problems (at most
+        max_problems, then a count). A body over inline_bytes: call validate_large instead."""
         try:
             if isinstance(body, dict):
                 return self.Customer.model_validate(body)
             return self.Customer.model_validate_json(body)
         except ValidationError as exc:
-            raise InvalidRequestError(format_errors(exc, self.known_fields)) from None
+            if exc.error_count() > self.limits.max_problems and not isinstance(body, dict):
+                return self.large.validate(body)  # raises; also counts the keys
+            raise InvalidRequestError(self.reporter().problems(exc)) from None
 
-    def validate_row(self, raw: Any) -> dict[str, Any] | list[dict[str, str]]:
-        """One batch row's validated values, or its errors."""
+    def validate_large(self, body: bytes | str) -> BaseModel:
+        """validate_one for a body of any size, in bounded time and memory (large_body.py)."""
+        return self.large.validate(body)  # type: ignore[no-any-return]
+
+    def validate_row(
+        self, raw: Any, reporter: Reporter | None = None
+    ) -> dict[str, Any] | list[dict[str, str]]:
+        """One batch row's validated values, or its problems."""
+        if type(raw) is dict:
+            if len(raw) > self.limits.max_keys:
+                return self.limits.too_many_keys(len(raw))
+            allowed = self.allowed_keys
+            unknown = [k for k in raw if k not in allowed]
+            if len(unknown) > self.limits.max_problems:
+                return (reporter or self.reporter()).unknown_keys(unknown)
         try:
             return self.Customer.model_validate(raw).__dict__
         except ValidationError as exc:
-            return format_errors(exc, self.known_fields)
+            return (reporter or self.reporter()).problems(exc)
 
     def check_columns(
         self, columns: Sequence[Sequence[Any]], suspect: np.ndarray
@@ -112,9 +141,21 @@ class CustomerValidator:
 
 
 def _blank_to_none(value: Any) -> Any:
-    """A blank CSV cell (TotalCharges is " " for new customers) counts as missing."""
+    """A blank CSV cell (TotalCharges is " " for new customers) counts as missing; a boolean is
+    not a number (pydantic would read true as 1)."""
     if isinstance(value, str) and not value.strip():
         return None
+    if type(value) is bool:
+        raise PydanticCustomError("bool_not_number", "Input should be a number, not a boolean")
+    return value
+
+
+def _scalar(value: Any) -> Any:
+    """An ignored key may hold any text, number, boolean or null, not an array or object."""
+    if isinstance(value, list | dict):
+        raise PydanticCustomError(
+            "scalar_type", "Input should be text, a number, a boolean or null"
+        )
     return value
 
 
@@ -128,9 +169,15 @@ def _number_to_str(value: Any) -> Any:
 def _int_category_from_str(categories: list[Any]) -> Any:
     by_text = {str(c): c for c in categories}
 
+    allowed = " or ".join(map(str, categories))
+
     def convert(value: Any) -> Any:
         if isinstance(value, str):
             return by_text.get(value.strip(), value)
+        if type(value) is bool:  # True == 1: pydantic would take it for the category 1
+            raise PydanticCustomError(
+                "bool_not_category", f"Input should be {allowed}, not a boolean"
+            )
         return value
 
     return convert
@@ -182,7 +229,10 @@ def build_customer_model(contract: FeatureContract) -> type[BaseModel]:
         )
     for key in IGNORED_KEYS:
         if key not in fields:
-            fields[key] = (Any, Field(None, description="Ignored, so a dataset row posts as is"))
+            fields[key] = (
+                Annotated[IgnoredValue, BeforeValidator(_scalar)],
+                Field(None, description="Ignored, so a dataset row posts as is"),
+            )
     return create_model(  # type: ignore[call-overload,no-any-return]
         "Customer",
         __config__=ConfigDict(extra="forbid", title="Customer"),
@@ -213,7 +263,9 @@ def build_batch_decoder(contract: FeatureContract, max_rows: int) -> msgspec.jso
     fields.append(
         (contract.id_field, Annotated[str, msgspec.Meta(max_length=ID_MAX_LENGTH)] | None, None)
     )
-    fields += [(key, Any, None) for key in IGNORED_KEYS if key not in {f[0] for f in fields}]
+    fields += [
+        (key, IgnoredValue, None) for key in IGNORED_KEYS if key not in {f[0] for f in fields}
+    ]
     row = msgspec.defstruct("Row", fields, forbid_unknown_fields=True)
     rows = Annotated[list[row], msgspec.Meta(min_length=1, max_length=max_rows)]  # type: ignore[valid-type]
     batch = msgspec.defstruct("Batch", [("customers", rows)], forbid_unknown_fields=True)

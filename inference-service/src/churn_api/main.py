@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from churn_api import __version__
+from churn_api.admission import Admission, default_limit
 from churn_api.errors import install_error_handlers
 from churn_api.metrics import Metrics
 from churn_api.middleware import RequestMiddleware
@@ -34,6 +35,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the FastAPI app; the model loads in the background once the app starts."""
     settings = settings or get_settings()
     store = ModelStore(settings)
+    admission = Admission(
+        settings.max_concurrent_batches or default_limit(settings.batch_memory_mb)
+    )
     metrics = Metrics()
     auth = Authenticator(
         settings.jwt_secret.get_secret_value() if settings.jwt_secret else None,
@@ -55,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await store.stop()
+            admission.shutdown()
 
     app = FastAPI(
         title="Telco churn API",
@@ -69,6 +74,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.store = store
     app.state.metrics = metrics
     app.state.auth = auth
+    app.state.admission = admission
+    metrics.batches_in_flight.set_function(lambda: admission.in_flight)
     # The routes join the app's own list: include_router() would wrap them in a router that is
     # matched twice per request, which costs more than a single-row prediction's encoding.
     app.router.routes.extend(router.routes)

@@ -26,6 +26,13 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorResponse, "description": "Token lacks the scope"},
     413: {"model": ErrorResponse, "description": "Body larger than MAX_BODY_BYTES"},
     422: {"model": ErrorResponse, "description": "Invalid input; each error names the field"},
+    429: {
+        "model": ErrorResponse,
+        "description": "MAX_CONCURRENT_BATCHES heavy requests already in flight",
+        "headers": {
+            "Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}
+        },
+    },
     503: {"model": ErrorResponse, "description": "No model loaded yet"},
 }
 EXPLAIN = {

@@ -7,7 +7,6 @@ from typing import Any
 import pydantic_core
 from fastapi import APIRouter, HTTPException, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from starlette.concurrency import run_in_threadpool
 
 from churn_api import __version__
 from churn_api.bundle import ModelRejectedError
@@ -48,7 +47,7 @@ async def readiness(request: Request) -> Response:
     """200 once a model is loaded and its golden examples reproduce; 503 before."""
     store = request.app.state.store
     if store.current is None:
-        return _json({"ready": False, "model_version": None, "detail": store.detail}, 503)
+        return _json({"ready": False, "model_version": None, "detail": store.public_detail}, 503)
     return _json({"ready": True, "model_version": store.current.meta.version, "detail": None})
 
 
@@ -63,7 +62,7 @@ async def model_info(request: Request) -> Response:
     "/predict",
     response_model=Prediction,
     tags=["predict"],
-    responses=errors(401, 403, 413, 422, 503),
+    responses=errors(401, 403, 413, 422, 429, 503),
     openapi_extra=hand_checked("Customer", EXPLAIN),
 )
 async def predict(request: Request) -> Response:
@@ -72,7 +71,11 @@ async def predict(request: Request) -> Response:
     explain = parse_flag(request.query_params.get("explain"), "explain")
     model = current_model(request)
     body = await request.body()
-    result = model.score_one(model.customers.validate_one(body), explain)
+    if len(body) <= model.customers.limits.inline_bytes:
+        customer = model.customers.validate_one(body)
+    else:  # off the event loop, admitted like a batch (admission.py)
+        customer = await request.app.state.admission.run(model.customers.validate_large, body)
+    result = model.score_one(customer, explain)
     request.app.state.metrics.scored_one(result["risk_band"], result["churn_probability"])
     return _json(result)
 
@@ -81,7 +84,7 @@ async def predict(request: Request) -> Response:
     "/predict/batch",
     response_model=BatchResponse,
     tags=["predict"],
-    responses=errors(401, 403, 413, 422, 503),
+    responses=errors(401, 403, 413, 422, 429, 503),
     openapi_extra=hand_checked("BatchRequest", EXPLAIN_ROWS, SORT),
 )
 async def predict_batch(request: Request) -> Response:
@@ -92,8 +95,8 @@ async def predict_batch(request: Request) -> Response:
     sort = parse_choice(request.query_params.get("sort"), "sort", SORTS)
     model = current_model(request)
     body = await request.body()
-    # Off the event loop: a 10k-row batch must not stall single-row requests.
-    answer = await run_in_threadpool(model.answer_batch, body, explain, sort)
+    # Off the event loop (a 10k-row batch must not stall single rows), a bounded number at once.
+    answer = await request.app.state.admission.run(model.answer_batch, body, explain, sort)
     metrics = request.app.state.metrics
     if answer.succeeded:
         metrics.scored(model.band_names, answer.bands, answer.probabilities)
@@ -138,6 +141,8 @@ async def reload(request: Request) -> Response:
             "reloaded": True,
             "version": model.meta.version,
             "previous_version": previous,
+            "signature": model.meta.signature,
+            "degraded": model.meta.degraded,
             "detail": model.meta.detail,
         }
     )
