@@ -2,12 +2,17 @@
 
 A small xgboost booster trained on synthetic rows, its feature contract, and golden examples
 computed in this file from the documented rules (not by churn_api), so unit and route tests run
-without the training package, a trained model or a server.
+without the training package, a trained model or a server. The bundle is signed here too, with
+`cryptography` following the signing contract (docs/model-bundle.md "Signature"), by a key of
+this test session (TEST_KEY); the API's tests trust its public half (TEST_PUBLIC_PEM).
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+from datetime import UTC, datetime
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,9 +20,61 @@ from typing import Any
 import numpy as np
 import pytest
 import xgboost as xgb
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from churn_api.bundle import ModelMeta
 from churn_api.scorer import LoadedModel, load_model
+
+TEST_KEY = ec.generate_private_key(ec.SECP256R1())
+
+
+def public_pem(key: ec.EllipticCurvePrivateKey) -> str:
+    """The PEM SubjectPublicKeyInfo of a key pair, as MODEL_PUBLIC_KEYS holds it."""
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+
+
+TEST_PUBLIC_PEM = public_pem(TEST_KEY)
+
+
+def spec_key_id(key: ec.EllipticCurvePrivateKey) -> str:
+    """First 16 hex characters of sha256(DER SubjectPublicKeyInfo)."""
+    der = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return hashlib.sha256(der).hexdigest()[:16]
+
+
+def sign_bundle(
+    bundle: Path,
+    key: ec.EllipticCurvePrivateKey = TEST_KEY,
+    algorithm: str = "ECDSA_SHA_256",
+    key_id: str | None = None,
+) -> dict[str, Any]:
+    """Write bundle/signature.json as the signing contract says (written last); returns it."""
+    (bundle / "signature.json").unlink(missing_ok=True)
+    files = {
+        p.relative_to(bundle).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(bundle.rglob("*"))
+        if p.is_file()
+    }
+    doc: dict[str, Any] = {
+        "schema_version": 1,
+        "algorithm": algorithm,
+        "key_id": key_id or spec_key_id(key),
+        "files": files,
+        "signed_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    payload = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    signature = key.sign(payload, ec.ECDSA(hashes.SHA256()))
+    doc["signature"] = base64.b64encode(signature).decode()
+    (bundle / "signature.json").write_text(json.dumps(doc, indent=2))
+    return doc
+
 
 CONTRACT: dict[str, Any] = {
     "schema_version": 1,
@@ -208,8 +265,13 @@ def train_booster(rows: int = 400, trees: int = 40, seed: int = 0) -> xgb.Booste
     return xgb.train(params, dtrain, num_boost_round=trees)
 
 
-def write_bundle(model_dir: Path, booster: xgb.Booster | None = None) -> Path:
-    """An MLflow-like model directory holding the bundle at artifacts/churn_model/."""
+def write_bundle(
+    model_dir: Path,
+    booster: xgb.Booster | None = None,
+    key: ec.EllipticCurvePrivateKey | None = TEST_KEY,
+) -> Path:
+    """An MLflow-like model directory holding the bundle at artifacts/churn_model/, signed by
+    `key` (None: unsigned)."""
     booster = booster or train_booster()
     bundle = model_dir / "artifacts" / "churn_model"
     bundle.mkdir(parents=True)
@@ -226,6 +288,8 @@ def write_bundle(model_dir: Path, booster: xgb.Booster | None = None) -> Path:
     }
     (bundle / "golden_examples.json").write_text(json.dumps(golden))
     (bundle / "model_card.md").write_text("# tiny test model\n")
+    if key is not None:
+        sign_bundle(bundle, key)
     return model_dir
 
 
@@ -233,6 +297,12 @@ def write_bundle(model_dir: Path, booster: xgb.Booster | None = None) -> Path:
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A model directory with the tiny bundle (read-only: copy it to change it)."""
     return write_bundle(tmp_path_factory.mktemp("tiny") / "model")
+
+
+@pytest.fixture(scope="session")
+def trusted_pem() -> str:
+    """The public key that verifies the tiny bundle (MODEL_PUBLIC_KEYS of the tests' apps)."""
+    return TEST_PUBLIC_PEM
 
 
 @pytest.fixture(scope="session")
@@ -253,6 +323,8 @@ def bundle_tools() -> dict[str, Callable[..., Any]]:
     """The builder's functions, for tests that make their own variant of the bundle."""
     return {
         "write_bundle": write_bundle,
+        "sign_bundle": sign_bundle,
+        "public_pem": public_pem,
         "train_booster": train_booster,
         "probability_by_the_docs": probability_by_the_docs,
     }

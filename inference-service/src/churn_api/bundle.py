@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,6 +36,10 @@ class ModelMeta:
     loaded_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     stale: bool = False
     detail: str | None = None
+    signature: str = "unchecked"  # verified | unchecked (ALLOW_UNSIGNED_MODELS)
+    signed_by: str | None = None  # key id
+    degraded: bool = False  # not the verified current champion (a fallback, or a stale alias)
+    degraded_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -59,20 +63,32 @@ def find_bundle(model_dir: Path) -> Path:
     return found[0].parent
 
 
-def read_bundle(bundle_dir: Path, batch_threads: int = 0) -> Bundle:
-    """The contract, two copies of the booster and the golden examples; ModelRejectedError."""
+def read_bundle(
+    bundle_dir: Path, batch_threads: int = 0, data: Mapping[str, bytes] | None = None
+) -> Bundle:
+    """The contract, two copies of the booster and the golden examples; ModelRejectedError.
+
+    `data`: the files' bytes as the signature check read them (provenance.py), so what was
+    verified is what is loaded, whatever happens to the disk afterwards.
+    """
+
+    def read(name: str) -> bytes:
+        if data is None:
+            return (bundle_dir / name).read_bytes()
+        if name not in data:
+            raise ModelRejectedError(f"{name} missing")
+        return data[name]
+
     try:
-        contract = FeatureContract.model_validate_json(
-            (bundle_dir / "feature_contract.json").read_bytes()
-        )
-        booster_path = str(bundle_dir / "booster.ubj")
+        contract = FeatureContract.model_validate_json(read("feature_contract.json"))
+        booster_bytes = bytearray(read("booster.ubj"))
         # Two copies: one single-threaded for small requests (a second thread only adds
         # overhead and stalls when a neighbour holds the other core), one for batches.
-        booster = xgb.Booster(model_file=booster_path)
+        booster = xgb.Booster(model_file=booster_bytes)
         booster.set_param({"nthread": 1})
-        batch_booster = xgb.Booster(model_file=booster_path)
+        batch_booster = xgb.Booster(model_file=booster_bytes)
         batch_booster.set_param({"nthread": batch_threads or len(os.sched_getaffinity(0))})
-        golden = json.loads((bundle_dir / "golden_examples.json").read_text())
+        golden = json.loads(read("golden_examples.json"))
     except (OSError, ValueError, xgb.core.XGBoostError) as exc:
         raise ModelRejectedError(f"cannot read the bundle in {bundle_dir}: {exc}") from exc
     names = [e.name for e in contract.encoded_features]

@@ -39,7 +39,8 @@ def current_model(request: Request) -> LoadedModel:
     """The served model, or 503 while none is loaded."""
     model: LoadedModel | None = request.app.state.store.current
     if model is None:
-        raise HTTPException(503, detail=f"No model loaded yet: {request.app.state.store.detail}")
+        store = request.app.state.store
+        raise HTTPException(503, detail=f"No model loaded yet: {store.public_detail}")
     request.state.model_version = model.meta.version
     return model
 

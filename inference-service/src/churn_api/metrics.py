@@ -99,6 +99,16 @@ class Metrics:
         self.model_stale = Gauge(
             "churn_api_model_stale", "1 when MLflow could not confirm the alias", registry=r
         )
+        self.model_degraded = Gauge(
+            "churn_model_degraded",
+            "1 while the model served is a fallback, not the verified current champion",
+            registry=r,
+        )
+        self.batches_in_flight = Gauge(
+            "churn_api_batches_in_flight",
+            "Heavy requests (batches, large bodies) running",
+            registry=r,
+        )
         self.scores = ScoreHistogram()
         r.register(self.scores)
         self._lock = threading.Lock()
@@ -111,6 +121,7 @@ class Metrics:
             self.model_info.labels(m.name, m.version, m.alias or "", m.source).set(1)
             self.model_ready.set(1)
             self.model_stale.set(1 if m.stale else 0)
+            self.model_degraded.set(1 if m.degraded else 0)
 
     def scored_one(self, band: str, probability: float) -> None:
         """Count one prediction."""

@@ -1,54 +1,52 @@
-"""Load the bundle (registry by alias with a disk cache, or a local dir), verify it, refresh it."""
+"""The served model: load the champion (registry or a local dir), verify it, refresh it, and
+fall back to the last verified version (degraded) when the champion cannot be served."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import hashlib
-import json
 import logging
-import os
-import shutil
-import tempfile
 import threading
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from churn_api.bundle import FILES, ModelMeta, ModelRejectedError, find_bundle
+from churn_api.limits import Limits
+from churn_api.provenance import TrustedKeys
+from churn_api.redact import redact
+from churn_api.registry import AliasTarget, Registry, RegistryUnavailableError
 from churn_api.scorer import LoadedModel, load_model
 from churn_api.settings import Settings
 
 log = logging.getLogger("churn_api.model")
 
 
-@dataclass(frozen=True)
-class AliasTarget:
-    """What the alias points at in the registry."""
-
-    version: str
-    run_id: str | None
-
-
-class RegistryUnavailableError(Exception):
-    """MLflow could not be reached or did not answer."""
-
-
 class ModelStore:
     """Holds the served model; swaps in a new one atomically (one attribute assignment)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, keys: TrustedKeys | None = None) -> None:
         self.settings = settings
+        self.keys = keys or TrustedKeys.from_settings(
+            settings.model_public_keys,
+            settings.model_public_keys_file,
+            settings.allow_unsigned_models,
+        )
+        self.limits = Limits.from_settings(settings)
+        self.registry = Registry(settings)
+        self.cache_root = self.registry.cache_root
         self.current: LoadedModel | None = None
-        self.detail: str | None = "model not loaded yet"
+        self.detail: str | None = "model not loaded yet"  # full text: logs and admin answers
+        self._refused: dict[str, str] = {}  # version -> why (not retried but on /admin/reload)
         self._lock = threading.Lock()
         self._task: asyncio.Task[None] | None = None
         self._on_swap: list[Any] = []
-        if settings.mlflow_tracking_uri:
-            uri_key = hashlib.sha256(settings.mlflow_tracking_uri.encode()).hexdigest()[:12]
-        else:
-            uri_key = "default"
-        self.cache_root = settings.model_cache_dir / uri_key / settings.model_name
+
+    @property
+    def public_detail(self) -> str | None:
+        """`detail` without internal URLs, paths or run ids (for unauthenticated answers)."""
+        return redact(self.detail)
 
     # -- public --------------------------------------------------------------------------------
 
@@ -58,6 +56,19 @@ class ModelStore:
 
     async def start(self) -> None:
         """Begin the first load and the refresh loop in the background; never raises."""
+        if not self.keys.keys:
+            log.warning(
+                "no MODEL_PUBLIC_KEYS: %s",
+                "unsigned bundles load (ALLOW_UNSIGNED_MODELS)"
+                if self.keys.allow_unsigned
+                else "every bundle will be refused",
+                extra={"event": "model_keys_missing"},
+            )
+        elif self.keys.allow_unsigned:
+            log.warning(
+                "ALLOW_UNSIGNED_MODELS is on: bundles without a checkable signature load",
+                extra={"event": "unsigned_models_allowed"},
+            )
         self._task = asyncio.create_task(self._run(), name="model-refresh")
 
     async def stop(self) -> None:
@@ -68,7 +79,7 @@ class ModelStore:
                 await self._task
 
     async def reload(self) -> tuple[LoadedModel, str | None]:
-        """Re-resolve now (admin); raises if nothing loads (the old model stays)."""
+        """Re-resolve now (admin); raises if the champion cannot be served (the old one stays)."""
         previous = self.current.meta.version if self.current else None
         model = await asyncio.to_thread(self.refresh_once, True)
         return model, previous
@@ -109,19 +120,35 @@ class ModelStore:
         old = self.current
         self.current = model
         self.detail = model.meta.detail
-        if old is None or old.meta.version != model.meta.version:
-            log.info(
-                "model loaded",
+        m = model.meta
+        if old is None or old.meta.version != m.version or old.meta.degraded != m.degraded:
+            log.log(
+                logging.WARNING if m.degraded else logging.INFO,
+                "model loaded (degraded)" if m.degraded else "model loaded",
                 extra={
                     "event": "model_loaded",
-                    "model_version": model.meta.version,
-                    "source": model.meta.source,
+                    "model_version": m.version,
+                    "source": m.source,
+                    "alias": m.alias,
+                    "signature": m.signature,
+                    "degraded_reason": m.degraded_reason,
                     "previous_version": old.meta.version if old else None,
                 },
             )
         for callback in self._on_swap:
             callback(model)
         return model
+
+    def _load(self, path: Path, meta: ModelMeta) -> LoadedModel:
+        """Verify the signature, then load and prove the golden examples (ModelRejectedError)."""
+        return load_model(
+            path,
+            meta,
+            self.settings.batch_threads,
+            self.settings.max_batch_rows,
+            keys=self.keys,
+            limits=self.limits,
+        )
 
     # -- local directory -----------------------------------------------------------------------
 
@@ -132,7 +159,8 @@ class ModelStore:
         bundle = find_bundle(path)
         digest = hashlib.sha256()
         for name in FILES:
-            digest.update((bundle / name).read_bytes())
+            with contextlib.suppress(OSError):
+                digest.update((bundle / name).read_bytes())
         version = f"local-{digest.hexdigest()[:8]}"
         if self.current is not None and self.current.meta.version == version and not force:
             return self.current
@@ -146,122 +174,150 @@ class ModelStore:
         )
         return self._swap(self._load(path, meta))
 
-    def _load(self, path: Path, meta: ModelMeta) -> LoadedModel:
-        return load_model(path, meta, self.settings.batch_threads, self.settings.max_batch_rows)
-
     # -- registry ------------------------------------------------------------------------------
 
     def _load_registry(self, force: bool) -> LoadedModel:
+        alias = self.settings.model_alias
         try:
-            target = self._resolve_alias()
+            target = self.registry.resolve(alias)
         except RegistryUnavailableError as exc:
-            return self._fallback_to_cache(exc)
+            return self._mlflow_down(exc)
+        if target is None:
+            return self._cannot_serve(None, f"alias {alias} does not exist")
         cur = self.current
-        if cur is not None and cur.meta.version == target.version and not force:
-            if cur.meta.stale or cur.meta.source != "registry":
-                return self._swap(cur.with_meta(source="registry", stale=False, detail=None))
+        same = cur is not None and (cur.meta.version, cur.meta.alias) == (target.version, alias)
+        if cur is not None and same and not force:
+            if cur.meta.stale or cur.meta.degraded or cur.meta.source != "registry":
+                return self._swap(_healthy(cur))
             return cur
-        path = self._download(target)
+        if target.version in self._refused and not force:
+            return self._cannot_serve(target, self._refused[target.version], log_it=False)
+        try:
+            model = self._load_version(target, alias, "registry")
+        except ModelRejectedError as exc:
+            self._refused[target.version] = f"{alias} version {target.version} refused: {exc}"
+            return self._cannot_serve(target, self._refused[target.version])
+        except RegistryUnavailableError as exc:
+            return self._cannot_serve(target, f"{alias} version {target.version}: {exc}")
+        self._refused.pop(target.version, None)
+        self.registry.write_pointer(alias, target)
+        return self._swap(model)
+
+    def _load_version(self, target: AliasTarget, alias: str, source: str) -> LoadedModel:
+        """Load one version (the cached copy first, verified like a download)."""
         meta = ModelMeta(
             name=self.settings.model_name,
             version=target.version,
-            alias=self.settings.model_alias,
+            alias=alias,
             run_id=target.run_id,
-            source="registry",
-            path=str(path),
+            source=source,
+            path="",
         )
-        model = self._load(path, meta)  # ModelRejectedError propagates: the old model stays
-        self._write_pointer(target)
-        return self._swap(model)
-
-    def _fallback_to_cache(self, exc: Exception) -> LoadedModel:
-        detail = f"MLflow unreachable ({exc}); serving the cached model"
-        if self.current is not None:
-            if not self.current.meta.stale:
-                self._swap(self.current.with_meta(stale=True, detail=detail))
-            return self.current
-        pointer = self._read_pointer()
-        if pointer is None:
-            raise RegistryUnavailableError(f"{exc}; no cached model in {self.cache_root}") from exc
-        path = self.cache_root / pointer.version
-        meta = ModelMeta(
-            name=self.settings.model_name,
-            version=pointer.version,
-            alias=self.settings.model_alias,
-            run_id=pointer.run_id,
-            source="cache",
-            path=str(path),
-            stale=True,
-            detail=f"MLflow unreachable ({exc}); serving cached version {pointer.version}",
-        )
-        return self._swap(self._load(path, meta))
-
-    def _client(self) -> Any:
-        # Bound MLflow's own retries (default: minutes of backoff) so "down" is noticed quickly.
-        os.environ.setdefault(
-            "MLFLOW_HTTP_REQUEST_MAX_RETRIES", str(self.settings.mlflow_http_max_retries)
-        )
-        os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(self.settings.mlflow_http_timeout))
-        from mlflow.tracking import MlflowClient  # imported lazily: only the registry needs it
-
-        return MlflowClient(tracking_uri=self.settings.mlflow_tracking_uri)
-
-    def _resolve_alias(self) -> AliasTarget:
+        cached = self.registry.cached(target.version)
+        if cached is not None:
+            try:
+                return self._load(cached, _at(meta, cached))
+            except ModelRejectedError as exc:
+                self.registry.forget(target.version)
+                if source == "cache":
+                    raise
+                log.warning(
+                    "cached copy refused; downloading it again",
+                    extra={
+                        "event": "cache_refused",
+                        "model_version": target.version,
+                        "reason": str(exc),
+                    },
+                )
+        path = self.registry.download(target)
         try:
-            mv = self._client().get_model_version_by_alias(
-                self.settings.model_name, self.settings.model_alias
-            )
-        except Exception as exc:
-            raise RegistryUnavailableError(_short(exc)) from exc
-        return AliasTarget(version=str(mv.version), run_id=mv.run_id)
-
-    def _download(self, target: AliasTarget) -> Path:
-        """Download models:/name/version once into the cache (resolved version: no alias race)."""
-        final = self.cache_root / target.version
-        if (final / ".complete").exists():
-            return final
-        import mlflow.artifacts
-
-        self.cache_root.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.version}-", dir=self.cache_root))
-        try:
-            mlflow.artifacts.download_artifacts(
-                artifact_uri=f"models:/{self.settings.model_name}/{target.version}",
-                dst_path=str(tmp),
-                tracking_uri=self.settings.mlflow_tracking_uri,
-            )
-            find_bundle(tmp)
-            (tmp / ".complete").write_text(json.dumps({"run_id": target.run_id}))
-            if final.exists():
-                shutil.rmtree(final)
-            tmp.rename(final)
+            return self._load(path, _at(meta, path))
         except ModelRejectedError:
-            shutil.rmtree(tmp, ignore_errors=True)
+            self.registry.forget(target.version)
             raise
-        except Exception as exc:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise RegistryUnavailableError(
-                f"download of version {target.version} failed: {_short(exc)}"
-            ) from exc
-        return final
 
-    def _pointer_path(self) -> Path:
-        return self.cache_root / f"alias-{self.settings.model_alias}.json"
+    def _mlflow_down(self, exc: Exception) -> LoadedModel:
+        cur = self.current
+        if cur is not None:
+            if not cur.meta.stale:
+                reason = f"MLflow unreachable ({exc}); serving version {cur.meta.version}"
+                self._swap(
+                    cur.with_meta(stale=True, degraded=True, degraded_reason=reason, detail=reason)
+                )
+            return cur
+        reason = f"MLflow unreachable ({exc})"
+        model = self._from_cache(reason, stale=True)
+        if model is None:
+            raise RegistryUnavailableError(f"{exc}; no cached model in {self.cache_root}")
+        return model
 
-    def _write_pointer(self, target: AliasTarget) -> None:
-        tmp = self._pointer_path().with_suffix(".tmp")
-        tmp.write_text(json.dumps({"version": target.version, "run_id": target.run_id}))
-        tmp.replace(self._pointer_path())
+    def _cannot_serve(
+        self, target: AliasTarget | None, reason: str, log_it: bool = True
+    ) -> LoadedModel:
+        """The champion cannot be served: keep the current model, else fall back; degraded."""
+        if log_it:
+            log.error(
+                "champion not served: %s",
+                reason,
+                extra={"event": "model_refused", "reason": reason},
+            )
+        cur = self.current
+        if cur is not None:
+            if cur.meta.degraded_reason != reason:
+                self._swap(cur.with_meta(degraded=True, degraded_reason=reason, detail=reason))
+            if log_it:
+                raise ModelRejectedError(reason)
+            return cur
+        refused = target.version if target else None
+        model = self._from_cache(reason, refused=refused) or self._from_fallback_alias(
+            reason, refused
+        )
+        if model is None:
+            raise ModelRejectedError(f"{reason}; no verified fallback version")
+        return model
 
-    def _read_pointer(self) -> AliasTarget | None:
+    def _from_cache(
+        self, reason: str, stale: bool = False, refused: str | None = None
+    ) -> LoadedModel | None:
+        """The last verified version of the alias (then of the fallback alias) in the cache."""
+        for alias in (self.settings.model_alias, self.settings.model_fallback_alias):
+            pointer = self.registry.read_pointer(alias)
+            if pointer is None or pointer.version == refused:
+                continue
+            try:
+                model = self._load_version(pointer, alias, "cache")
+            except ModelRejectedError as exc:
+                log.error("cached fallback refused: %s", exc, extra={"event": "cache_refused"})
+                continue
+            detail = f"{reason}; serving cached version {pointer.version}"
+            return self._swap(
+                model.with_meta(stale=stale, degraded=True, degraded_reason=detail, detail=detail)
+            )
+        return None
+
+    def _from_fallback_alias(self, reason: str, refused: str | None) -> LoadedModel | None:
+        alias = self.settings.model_fallback_alias
         try:
-            data = json.loads(self._pointer_path().read_text())
-            target = AliasTarget(version=str(data["version"]), run_id=data.get("run_id"))
-        except (OSError, ValueError, KeyError):
+            target = self.registry.resolve(alias)
+            if target is None or target.version == refused:
+                return None
+            model = self._load_version(target, alias, "registry")
+        except (ModelRejectedError, RegistryUnavailableError) as exc:
+            log.error("fallback alias refused: %s", exc, extra={"event": "fallback_refused"})
             return None
-        if not (self.cache_root / target.version / ".complete").exists():
-            return None
-        return target
+        self.registry.write_pointer(alias, target)
+        detail = f"{reason}; serving {alias} version {target.version}"
+        return self._swap(model.with_meta(degraded=True, degraded_reason=detail, detail=detail))
+
+
+def _healthy(model: LoadedModel) -> LoadedModel:
+    return model.with_meta(
+        source="registry", stale=False, degraded=False, degraded_reason=None, detail=None
+    )
+
+
+def _at(meta: ModelMeta, path: Path) -> ModelMeta:
+    return replace(meta, path=str(path))
 
 
 def _mlmodel_run_id(path: Path) -> str | None:
@@ -273,8 +329,3 @@ def _mlmodel_run_id(path: Path) -> str | None:
             value = line.split(":", 1)[1].strip()
             return value or None
     return None
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return text[:300]

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from churn_api.bundle import ModelMeta
 from churn_api.contract import FeatureContract
+from churn_api.redact import redact
 
 SORTS = ("none", "risk", "expected_value")
 
@@ -163,7 +164,6 @@ class ModelInfo(BaseModel):
     name: str
     version: str
     alias: str | None
-    run_id: str | None
     source: Literal["registry", "cache", "local"]
     loaded_at: str
     trained_at: str | None
@@ -172,6 +172,14 @@ class ModelInfo(BaseModel):
     risk_bands: list[dict[str, Any]]
     input_schema: dict[str, Any]
     stale: bool = Field(description="true when MLflow could not be reached to confirm the alias")
+    signature: Literal["verified", "unchecked"] = Field(
+        description="'unchecked' only with ALLOW_UNSIGNED_MODELS (development)"
+    )
+    signed_by: str | None = Field(description="key id of the key that signed the bundle")
+    degraded: bool = Field(
+        description="true while this is not the verified current champion (a fallback version)"
+    )
+    degraded_reason: str | None
     detail: str | None
 
 
@@ -199,16 +207,17 @@ class ReloadResponse(BaseModel):
     reloaded: bool
     version: str
     previous_version: str | None
+    signature: Literal["verified", "unchecked"]
+    degraded: bool
     detail: str | None = None
 
 
 def model_info_body(meta: ModelMeta, contract: FeatureContract) -> dict[str, Any]:
-    """The GET /model body (`ModelInfo`) of a model's provenance and contract."""
+    """The GET /model body (`ModelInfo`): provenance (no URL, path or run id) and contract."""
     return {
         "name": meta.name,
         "version": meta.version,
         "alias": meta.alias,
-        "run_id": meta.run_id,
         "source": meta.source,
         "loaded_at": meta.loaded_at,
         "trained_at": contract.training.get("trained_at"),
@@ -220,5 +229,9 @@ def model_info_body(meta: ModelMeta, contract: FeatureContract) -> dict[str, Any
             "id_field": contract.id_field,
         },
         "stale": meta.stale,
-        "detail": meta.detail,
+        "signature": meta.signature,
+        "signed_by": meta.signed_by,
+        "degraded": meta.degraded,
+        "degraded_reason": redact(meta.degraded_reason),
+        "detail": redact(meta.detail),
     }

@@ -30,6 +30,8 @@ from churn_api.customer import CustomerValidator
 from churn_api.errors import InvalidRequestError
 from churn_api.explain import field_contributions, top_reasons
 from churn_api.features import Encoder
+from churn_api.limits import Limits
+from churn_api.provenance import TrustedKeys
 from churn_api.responses import PredictionBuilder, batch_body
 from churn_api.settings import DEFAULT_MAX_BATCH_ROWS
 from churn_api.trees import TreeWalker, UnsupportedModelError
@@ -52,7 +54,11 @@ class LoadedModel:
     """A verified bundle ready to score, with the request validators of its contract."""
 
     def __init__(
-        self, bundle: Bundle, meta: ModelMeta, max_batch_rows: int = DEFAULT_MAX_BATCH_ROWS
+        self,
+        bundle: Bundle,
+        meta: ModelMeta,
+        max_batch_rows: int = DEFAULT_MAX_BATCH_ROWS,
+        limits: Limits | None = None,
     ) -> None:
         self.bundle_dir = bundle.path
         self.contract = bundle.contract
@@ -60,7 +66,7 @@ class LoadedModel:
         self.batch_booster = bundle.batch_booster
         self.golden = bundle.golden
         self.meta = meta
-        self.customers = CustomerValidator(self.contract, max_batch_rows)
+        self.customers = CustomerValidator(self.contract, max_batch_rows, limits)
         self.batches = BatchParser(self.customers)
         self.encoder = Encoder(self.contract)
         self.calibrate = Calibrator(self.contract)
@@ -215,8 +221,21 @@ def load_model(
     meta: ModelMeta,
     batch_threads: int = 0,
     max_batch_rows: int = DEFAULT_MAX_BATCH_ROWS,
+    keys: TrustedKeys | None = None,
+    limits: Limits | None = None,
 ) -> LoadedModel:
-    """Load a bundle from a model directory and prove it on its golden examples."""
-    model = LoadedModel(read_bundle(find_bundle(model_dir), batch_threads), meta, max_batch_rows)
+    """Load a bundle from a model directory and prove it on its golden examples.
+
+    With `keys`, the signature is verified first, and only the bytes it covered are loaded.
+    """
+    bundle_dir = find_bundle(model_dir)
+    data = None
+    if keys is not None:
+        verified = keys.verify(bundle_dir)
+        data = verified.data
+        p = verified.provenance
+        meta = replace(meta, signature=p.signature, signed_by=p.key_id)
+    bundle = read_bundle(bundle_dir, batch_threads, data)
+    model = LoadedModel(bundle, meta, max_batch_rows, limits)
     model.verify_golden()
     return model

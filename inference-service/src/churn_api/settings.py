@@ -53,6 +53,35 @@ class Settings(BaseSettings):
     max_batch_rows: int = Field(DEFAULT_MAX_BATCH_ROWS, ge=1)
     batch_threads: int = Field(0, ge=0, description="xgboost threads for batches; 0 = all cores")
 
+    # Bounded cost of any body (docs/api.md "Limits"): a customer has 21 keys at most.
+    max_problems: int = Field(20, ge=1, description="problems listed per customer; rest counted")
+    max_keys_per_object: int = Field(64, ge=24, description="keys in one JSON object")
+    max_json_depth: int = Field(32, ge=4, description="nesting levels of a body")
+    inline_body_bytes: int = Field(
+        8 * 1024, ge=1024, description="larger /predict bodies are validated off the event loop"
+    )
+    max_concurrent_batches: int = Field(
+        0, ge=0, description="batches (and large bodies) in flight; 0 = from cores and memory"
+    )
+    batch_memory_mb: int = Field(
+        64, ge=1, description="measured peak of one 10,000-row explained batch, for the default"
+    )
+
+    # Provenance (docs/model-bundle.md "Signature").
+    model_public_keys: str | None = Field(None, description="PEM public key(s), concatenated")
+    model_public_keys_file: Path | None = None
+    allow_unsigned_models: bool = Field(
+        False, description="development only: load bundles whose signature cannot be checked"
+    )
+    model_fallback_alias: str = Field(
+        "previous-champion", description="served (degraded) when the champion cannot be"
+    )
+
+    @field_validator("model_public_keys", "model_public_keys_file", mode="before")
+    @classmethod
+    def _empty_key_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

@@ -21,6 +21,14 @@ from churn_api.security import mint_token
 from churn_api.settings import Settings
 
 SECRET = "unit-test-secret-unit-test-secret-0123"
+TRUSTED: list[str] = []  # the tiny bundle's public key, set by the autouse fixture below
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _trust_the_tiny_bundle(trusted_pem: str) -> None:
+    TRUSTED[:] = [trusted_pem]
+
+
 MAX_ROWS = 50
 
 
@@ -33,14 +41,20 @@ def _client(settings: Settings, ready: bool = True) -> Iterator[TestClient]:
         yield client
 
 
-def _settings(tmp: Path, model_uri: Path, secret: str | None) -> Settings:
+def _settings(
+    tmp: Path, model_uri: Path, secret: str | None, pem: str | None = None, **more: Any
+) -> Settings:
     return Settings(
         model_uri=str(model_uri),
         jwt_secret=secret,
+        model_public_keys=pem or TRUSTED[0],
+        model_public_keys_file=None,
+        allow_unsigned_models=False,
         model_cache_dir=tmp / "cache",
         model_refresh_seconds=0,
         model_retry_seconds=0.05,
         max_batch_rows=MAX_ROWS,
+        **more,
     )
 
 
@@ -79,12 +93,14 @@ def test_liveness_readiness_and_model_info(secured: TestClient, tiny_model_dir: 
     info = ModelInfo.model_validate(r.json()).model_dump()
     contract = json.loads(next(tiny_model_dir.rglob("feature_contract.json")).read_text())
     assert info["version"] == ready["model_version"]
-    assert (info["source"], info["run_id"], info["alias"], info["stale"]) == (
+    assert (info["source"], info["alias"], info["stale"], info["degraded"]) == (
         "local",
-        "tiny-run",
         None,
         False,
+        False,
     )
+    assert info["signature"] == "verified"
+    assert "run_id" not in r.json()
     assert info["threshold"] == contract["threshold"] | {"f1_optimal": None}
     assert info["metrics"] == contract["metrics"]
     assert info["trained_at"] == contract["training"]["trained_at"]

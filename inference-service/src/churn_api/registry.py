@@ -1,0 +1,141 @@
+"""The MLflow registry and the disk cache of downloaded versions: resolve, download, remember.
+
+Nothing here trusts what it downloads: the model store verifies every bundle (signature, then
+golden examples) each time it loads one, from the registry or from this cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from churn_api.bundle import ModelRejectedError, find_bundle
+from churn_api.settings import Settings
+
+
+@dataclass(frozen=True)
+class AliasTarget:
+    """What an alias points at in the registry."""
+
+    version: str
+    run_id: str | None
+
+
+class RegistryUnavailableError(Exception):
+    """MLflow could not be reached or did not answer."""
+
+
+class Registry:
+    """One registered model of one tracking server, and its cache folder."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.name = settings.model_name
+        if settings.mlflow_tracking_uri:
+            uri_key = hashlib.sha256(settings.mlflow_tracking_uri.encode()).hexdigest()[:12]
+        else:
+            uri_key = "default"
+        self.cache_root = settings.model_cache_dir / uri_key / settings.model_name
+
+    def _client(self) -> Any:
+        # Bound MLflow's own retries (default: minutes of backoff) so "down" is noticed quickly.
+        os.environ.setdefault(
+            "MLFLOW_HTTP_REQUEST_MAX_RETRIES", str(self.settings.mlflow_http_max_retries)
+        )
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(self.settings.mlflow_http_timeout))
+        from mlflow.tracking import MlflowClient  # imported lazily: only the registry needs it
+
+        return MlflowClient(tracking_uri=self.settings.mlflow_tracking_uri)
+
+    def resolve(self, alias: str) -> AliasTarget | None:
+        """The version an alias points at; None if the alias does not exist."""
+        try:
+            mv = self._client().get_model_version_by_alias(self.name, alias)
+        except Exception as exc:
+            if _is_missing(exc):
+                return None
+            raise RegistryUnavailableError(short(exc)) from exc
+        return AliasTarget(version=str(mv.version), run_id=mv.run_id)
+
+    def cached(self, version: str) -> Path | None:
+        """The cache folder of a completely downloaded version, if any."""
+        final = self.cache_root / version
+        return final if (final / ".complete").exists() else None
+
+    def download(self, target: AliasTarget) -> Path:
+        """Download models:/name/<version> once into the cache.
+
+        By the resolved version, never the alias: the alias may move between the two calls.
+        """
+        final = self.cache_root / target.version
+        if (final / ".complete").exists():
+            return final
+        import mlflow.artifacts
+
+        self.cache_root.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.version}-", dir=self.cache_root))
+        try:
+            mlflow.artifacts.download_artifacts(
+                artifact_uri=f"models:/{self.name}/{target.version}",
+                dst_path=str(tmp),
+                tracking_uri=self.settings.mlflow_tracking_uri,
+            )
+            find_bundle(tmp)
+            (tmp / ".complete").write_text(json.dumps({"run_id": target.run_id}))
+            if final.exists():
+                shutil.rmtree(final)
+            tmp.rename(final)
+        except ModelRejectedError:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        except Exception as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise RegistryUnavailableError(
+                f"download of version {target.version} failed: {short(exc)}"
+            ) from exc
+        return final
+
+    def forget(self, version: str) -> None:
+        """Drop a cached version (it failed verification: download it afresh next time)."""
+        shutil.rmtree(self.cache_root / version, ignore_errors=True)
+
+    def _pointer_path(self, alias: str) -> Path:
+        return self.cache_root / f"alias-{alias}.json"
+
+    def write_pointer(self, alias: str, target: AliasTarget) -> None:
+        """Remember the last version of `alias` that verified and loaded."""
+        path = self._pointer_path(alias)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"version": target.version, "run_id": target.run_id}))
+        tmp.replace(path)
+
+    def read_pointer(self, alias: str) -> AliasTarget | None:
+        """The last version of `alias` that verified and loaded here, if still cached."""
+        try:
+            data = json.loads(self._pointer_path(alias).read_text())
+            target = AliasTarget(version=str(data["version"]), run_id=data.get("run_id"))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        if self.cached(target.version) is None or "/" in target.version:
+            return None
+        return target
+
+
+def _is_missing(exc: Exception) -> bool:
+    """MLflow's answer for an alias that does not exist (as opposed to a server it cannot reach)."""
+    code = getattr(exc, "error_code", "")
+    return code == "RESOURCE_DOES_NOT_EXIST" or (
+        "not found" in str(exc).lower() and "alias" in str(exc).lower()
+    )
+
+
+def short(exc: BaseException) -> str:
+    """The first line of an exception's text, at most 300 characters."""
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text[:300]
