@@ -78,4 +78,5 @@ def test_bundle_holds_the_documented_files(trained_model_dir: Path) -> None:
         "feature_contract.json",
         "golden_examples.json",
         "model_card.md",
+        "signature.json",  # written last, by the session's signing key
     }
