@@ -123,20 +123,43 @@ def has_champion(tracking_uri: str) -> bool:
     return True
 
 
-def train(tracking_uri: str, extra: Sequence[str]) -> None:
+def signing_keys(state: Path) -> dict[str, str]:
+    """The model-signing key pair of this state dir, made by `churn-train keygen` on first use.
+
+    The trainer signs what it publishes with the private key and the API serves only what that
+    key signed (docs/model-bundle.md, "Signature"). Keys already in the environment win (the
+    tests export their own; on AWS the trainer signs with KMS).
+    """
+    if "MODEL_SIGNING_KEY_FILE" in os.environ or "MODEL_SIGNING_KMS_KEY_ID" in os.environ:
+        return {}
+    folder = state / "keys"
+    private, public = folder / "signing-key.pem", folder / "signing-key.pub.pem"
+    if not private.is_file():
+        subprocess.run([str(BIN / "churn-train"), "keygen", "--out", str(folder)], check=True)
+        print(f"stack: new model-signing key pair in {folder}", flush=True)
+    return {"MODEL_SIGNING_KEY_FILE": str(private), "MODEL_PUBLIC_KEYS_FILE": str(public)}
+
+
+def train(tracking_uri: str, extra: Sequence[str], keys: dict[str, str]) -> None:
     cmd = [str(BIN / "churn-train"), "--tracking-uri", tracking_uri, *extra]
     print(f"stack: training: {' '.join(cmd)}", flush=True)
     # The dataset cache does not depend on the working directory: a second run reuses it.
-    env = {**os.environ, "CHURN_CACHE_DIR": str(DATA_CACHE)}
+    env = {**os.environ, "CHURN_CACHE_DIR": str(DATA_CACHE), **keys}
+    env.pop("MODEL_PUBLIC_KEYS_FILE", None)  # the trainer holds the private half only
     subprocess.run(cmd, check=True, env=env)
 
 
-def serve(stack: Stack, tracking_uri: str, args: argparse.Namespace) -> None:
+def serve(stack: Stack, tracking_uri: str, args: argparse.Namespace, keys: dict[str, str]) -> None:
     api = f"http://{args.host}:{args.api_port}"
     stack.start(
         "api",
         [str(BIN / "churn-api")],
-        {"MLFLOW_TRACKING_URI": tracking_uri, "HOST": args.host, "PORT": str(args.api_port)},
+        {
+            "MLFLOW_TRACKING_URI": tracking_uri,
+            "HOST": args.host,
+            "PORT": str(args.api_port),
+            **{k: v for k, v in keys.items() if k == "MODEL_PUBLIC_KEYS_FILE"},
+        },
     )
     wait_http(f"{api}/health/ready", stack.check)
     stack.start(
@@ -151,7 +174,13 @@ def serve(stack: Stack, tracking_uri: str, args: argparse.Namespace) -> None:
         f"  API      {api}/docs  (POST {api}/predict)\n"
         f"  UI       {ui}\n"
         f"  MLflow   {tracking_uri}\n"
-        "Ctrl-C stops everything.\n",
+        + (
+            "No login and no token: anyone on this machine can use these (loopback only).\n"
+            "For the locked-down system use `docker compose up` (docs/docker.md).\n"
+            if args.host in ("127.0.0.1", "localhost", "::1")
+            else f"WARNING: listening on {args.host} with no login and no token.\n"
+        )
+        + "Ctrl-C stops everything.\n",
         flush=True,
     )
     while True:
@@ -192,12 +221,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         tracking_uri = os.environ.get("MLFLOW_TRACKING_URI") or start_mlflow(
             stack, args.host, args.mlflow_port, args.state_dir.resolve()
         )
+        keys = signing_keys(args.state_dir.resolve())
         if args.mode == "train" or args.retrain or not has_champion(tracking_uri):
-            train(tracking_uri, args.train_args)
+            train(tracking_uri, args.train_args, keys)
         else:
             print(f"stack: {MODEL_NAME}@{MODEL_ALIAS} exists; reusing it", flush=True)
         if args.mode == "run":
-            serve(stack, tracking_uri, args)
+            serve(stack, tracking_uri, args, keys)
     except KeyboardInterrupt:
         print("\nstack: interrupted", flush=True)
     except (subprocess.CalledProcessError, RuntimeError, TimeoutError) as exc:

@@ -122,7 +122,16 @@ def clean_env(**extra: str) -> dict[str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
-        if k not in {"MLFLOW_TRACKING_URI", "JWT_SECRET", "API_TOKEN", "API_JWT_SECRET"}
+        if k
+        not in {
+            "MLFLOW_TRACKING_URI",
+            "JWT_SECRET",
+            "API_TOKEN",
+            "API_JWT_SECRET",
+            # The session's keys: a stack makes and uses its own.
+            "MODEL_SIGNING_KEY_FILE",
+            "MODEL_PUBLIC_KEYS_FILE",
+        }
     }
     env.update(extra)
     return env

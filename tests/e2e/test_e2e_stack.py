@@ -38,6 +38,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1200)]
 class RunningStack:
     process: subprocess.Popen[str]
     log: Path
+    state: Path
     mlflow: str
     api: str
     ui: str
@@ -87,6 +88,7 @@ def start_stack(state: Path, log: Path) -> RunningStack:
     stack = RunningStack(
         process,
         log,
+        state,
         mlflow=f"http://127.0.0.1:{ports['mlflow']}",
         api=f"http://127.0.0.1:{ports['api']}",
         ui=f"http://127.0.0.1:{ports['ui']}",
@@ -148,6 +150,12 @@ def test_e2e_stack_trains_serves_and_stops_cleanly(first_run: RunningStack) -> N
     assert "stack: training" in out, out[-3000:]
     for url in (stack.api, f"{stack.ui}/ui", stack.mlflow):
         assert url in out, f"the launcher did not print {url}"
+    # It says the local stack has no login, and it made its own model-signing keys.
+    assert "No login and no token" in out
+    keys = stack.state / "keys"
+    assert "new model-signing key pair" in out, out[-3000:]
+    assert (keys / "signing-key.pem").stat().st_mode & 0o077 == 0, "private key readable by others"
+    assert (keys / "signing-key.pub.pem").is_file()
 
     ready = requests.get(f"{stack.api}/health/ready", timeout=5)
     assert ready.status_code == 200 and ready.json()["ready"] is True, ready.text
@@ -179,6 +187,7 @@ def test_e2e_stack_second_run_reuses_champion_and_data(state_dir: Path, tmp_path
         out = stack.output()
         assert "exists; reusing it" in out, out[-3000:]
         assert "stack: training" not in out, out[-3000:]
+        assert "new model-signing key pair" not in out, "the second start made new keys"
         model = requests.get(f"{stack.api}/model", timeout=5)
         assert model.status_code == 200 and model.json()["version"] == "1", model.text
         assert answers_200(f"{stack.ui}/ui/_stcore/health")()
