@@ -49,12 +49,11 @@ def _settings(
         jwt_secret=secret,
         model_public_keys=pem or TRUSTED[0],
         model_public_keys_file=None,
-        allow_unsigned_models=False,
         model_cache_dir=tmp / "cache",
         model_refresh_seconds=0,
         model_retry_seconds=0.05,
         max_batch_rows=MAX_ROWS,
-        **more,
+        **{"allow_unsigned_models": False, **more},
     )
 
 
@@ -230,7 +229,54 @@ def test_no_model_yet_is_503_but_alive(tmp_path: Path) -> None:
         r = client.get("/health/ready")
         assert r.status_code == 503
         assert r.json()["ready"] is False
+        assert "does not exist" in r.json()["detail"]
+        assert str(tmp_path) not in r.text  # no internal path to unauthenticated callers
+        assert str(tmp_path) not in client.post("/predict", json={}).text
         assert client.post("/predict", json={}).status_code == 503
         assert client.get("/model").status_code == 503
         customers = client.get("/openapi.json").json()["components"]["schemas"]["BatchRequest"]
         assert customers["properties"]["customers"]["maxItems"] == MAX_ROWS
+
+
+def test_unsigned_bundle_is_refused_unless_allowed_and_then_reported(
+    tmp_path: Path, tiny_model_dir: Path, bundle_tools: dict[str, Any]
+) -> None:
+    model = bundle_tools["write_bundle"](tmp_path / "unsigned", key=None)
+    for client in _client(_settings(tmp_path / "a", model, None), ready=False):
+        deadline = time.monotonic() + 10
+        while "unsigned" not in str(client.get("/health/ready").json()["detail"]):
+            assert time.monotonic() < deadline, client.get("/health/ready").json()
+            time.sleep(0.02)
+        assert client.post("/predict", json={}).status_code == 503
+    lax = _settings(tmp_path / "b", model, None, allow_unsigned_models=True)
+    for client in _client(lax):
+        info = client.get("/model").json()
+        assert (info["signature"], info["signed_by"], info["degraded"]) == (
+            "unchecked",
+            None,
+            False,
+        )
+        r = client.post("/admin/reload").json()
+        assert (r["signature"], r["degraded"]) == ("unchecked", False)
+        assert "churn_model_degraded 0.0" in client.get("/metrics").text
+
+
+def test_large_and_hostile_bodies_over_http(open_app: TestClient) -> None:
+    padded = b'{"tenure": 3' + b" " * 20_000 + b"}"
+    assert open_app.post("/predict", content=padded).status_code == 200
+    hostile = json.dumps({f"k{i}": 0 for i in range(100_000)}).encode()
+    start = time.monotonic()
+    r = open_app.post("/predict", content=hostile)
+    assert time.monotonic() - start < 1
+    assert r.status_code == 422
+    assert len(r.content) < 1000
+    r = open_app.post("/predict/batch", content=b'{"customers":[{"gender":"\xff"}]}')
+    assert r.status_code == 422
+    r = open_app.post("/predict/batch", content=b'{"customers":[{"tenure":1,"x":"\xff\xfe"}]}')
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["message"].startswith("Invalid JSON")
+    r = open_app.post("/predict", json={"tenure": True})
+    assert r.status_code == 422
+    assert r.json()["detail"] == [
+        {"field": "tenure", "message": "Input should be a number, not a boolean"}
+    ]
