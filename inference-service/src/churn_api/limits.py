@@ -127,13 +127,17 @@ class Reporter:
         """An object with more unknown keys than max_problems: the first ones, then a count
         (its other fields are not checked)."""
         shown = [self.unknown(k) for k in keys[: self.limits.max_problems]]
-        return self._counted(shown, len(keys), " unknown fields; the other fields not checked")
+        return self._counted(
+            shown, len(keys), "unknown fields", "; the other fields were not checked"
+        )
 
-    def _counted(self, shown: list[dict[str, str]], total: int, what: str = " problems") -> Any:
+    def _counted(
+        self, shown: list[dict[str, str]], total: int, noun: str = "problems", tail: str = ""
+    ) -> Any:
         rest = total - len(shown)
         if rest > 0:
             limit = self.limits.max_problems
-            shown += body_error(f"{rest} more{what} not listed (at most {limit} are)")
+            shown += body_error(f"{rest} more {noun} not listed (at most {limit} are){tail}")
         return shown
 
 
