@@ -1,18 +1,22 @@
 """`docker compose up` end to end on a real Docker engine: the system as it runs on AWS.
 
-From nothing: build, start (the trainer publishes a champion), then through the proxy on the
+From nothing, with nothing configured (no JWT secret, no password: the `secrets` service
+generates them): build, start (the trainer publishes a champion), then through the proxy on the
 host's port 80 (the load balancer's stand-in): an authenticated prediction that reproduces the
-model's golden examples, the UI's health and its websocket under /ui. Then a second training
-run whose promoted model the running API picks up without a restart. Always `down -v`.
+model's golden examples, the console behind its login (page, health, websocket), the proxy's
+refusals (operator routes, non-JSON writes, rate limit) and headers; MLflow's basic auth and the
+API's read-only identity; the containers' runtime hardening and MLflow's memory. Then a second
+training run whose promoted model the running API picks up without a restart. Always `down -v`.
 
 Skipped, with the reason, when no Docker engine answers (`docker info`).
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
-import secrets
+import re
 import shutil
 import subprocess
 import time
@@ -30,6 +34,7 @@ from e2e_helpers import (
     wait_until,
 )
 from testkit import ROOT, TEST_TRIALS, free_port
+from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 # The first test also builds and starts the stack (module fixture): a cold build takes minutes.
@@ -38,6 +43,13 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(2400)]
 # Small enough for CI, still a real search; the first run must produce a champion.
 TRIALS = os.environ.get("E2E_CHURN_TRIALS", TEST_TRIALS)
 UP_TIMEOUT = 1500  # A cold build of the five images on two cores, then the first training.
+MLFLOW_UI_OVERRIDE = "docker/mlflow/publish-ui.yml"
+MLFLOW_MEMORY_CEILING_MIB = 600  # one worker, job runner off: ~0.4 GiB measured
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
 
 
 def docker_engine() -> str | None:
@@ -56,8 +68,9 @@ def docker_engine() -> str | None:
 
 
 def compose_files() -> list[str]:
-    """docker-compose.yml, plus the override file named by E2E_COMPOSE_OVERRIDE, if any."""
-    files = ["-f", str(ROOT / "docker-compose.yml")]
+    """docker-compose.yml with MLflow's opt-in UI port (the golden examples are read from the
+    host), plus the override file named by E2E_COMPOSE_OVERRIDE, if any."""
+    files = ["-f", str(ROOT / "docker-compose.yml"), "-f", str(ROOT / MLFLOW_UI_OVERRIDE)]
     if override := os.environ.get("E2E_COMPOSE_OVERRIDE"):
         files += ["-f", override]
     return files
@@ -73,6 +86,12 @@ class Compose:
     mlflow: str
     log: Path
     ran: list[str] = field(default_factory=list)
+    logins: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    @property
+    def console(self) -> tuple[str, str]:
+        """The console's generated (user, password), as `secrets show` prints them."""
+        return self.logins["console"]["username"], self.logins["console"]["password"]
 
     def run(
         self, *args: str, timeout: float = 600, check: bool = True
@@ -123,8 +142,8 @@ def compose(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Compose]:
     wanted = int(os.environ.get("E2E_HTTP_PORT", "80"))
     http_port = wanted if port_is_free(wanted) else free_port()
     mlflow_port = free_port()
+    # Nothing secret is given: the stack must generate every secret itself.
     env = clean_env(
-        JWT_SECRET=secrets.token_hex(32),
         CHURN_TRIALS=TRIALS,
         MODEL_REFRESH_SECONDS="2",
         HTTP_PORT=str(http_port),
@@ -139,10 +158,22 @@ def compose(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Compose]:
         log=tmp_path_factory.mktemp("compose") / "compose.log",
     )
     started = time.monotonic()
+    saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")}
     try:
         stack.run("up", "--build", "--wait", "--wait-timeout", "600", timeout=UP_TIMEOUT)
+        # The newcomer's way to the logins (docs/docker.md).
+        shown = stack.run("run", "--rm", "-T", "secrets", "show", "--json", timeout=120).stdout
+        stack.logins = json.loads(shown.strip().splitlines()[-1])
+        # champion_golden_examples reads the registry from this process: as MLflow's admin.
+        os.environ["MLFLOW_TRACKING_USERNAME"] = stack.logins["mlflow_admin"]["username"]
+        os.environ["MLFLOW_TRACKING_PASSWORD"] = stack.logins["mlflow_admin"]["password"]
         yield stack
     finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
         stack.run("down", "-v", "--remove-orphans", "--timeout", "20", timeout=300, check=False)
         print(
             f"\ncompose e2e: {time.monotonic() - started:.0f} s in total "
@@ -151,9 +182,16 @@ def compose(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Compose]:
 
 
 def token(stack: Compose, scope: str) -> str:
-    """A token minted inside the API container from the secret compose gave it."""
-    minted = stack.run("exec", "-T", "api", "churn-api", "token", "--scope", scope, timeout=60)
+    """A token minted inside the API container from the secret file the stack generated."""
+    mint = f'JWT_SECRET="$(cat /run/secrets/jwt_secret)" exec churn-api token --scope {scope}'
+    minted = stack.run("exec", "-T", "api", "sh", "-c", mint, timeout=60)
     return minted.stdout.strip().splitlines()[-1]
+
+
+def in_api(stack: Compose, code: str) -> object:
+    """Run `code` (which prints one JSON line) in the API container, inside the network."""
+    done = stack.run("exec", "-T", "api", "python", "-c", code, timeout=60)
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def test_e2e_compose_serves_through_the_proxy(compose: Compose) -> None:
@@ -182,14 +220,21 @@ def test_e2e_compose_serves_through_the_proxy(compose: Compose) -> None:
 
 
 def test_e2e_compose_ui_and_websocket_through_the_proxy(compose: Compose) -> None:
-    health = requests.get(f"{compose.http}/ui/_stcore/health", timeout=5)
+    login = compose.console
+    health = requests.get(f"{compose.http}/ui/_stcore/health", auth=login, timeout=5)
     assert health.status_code == 200 and health.text.strip() == "ok", health.text
-    page = requests.get(f"{compose.http}/ui/", timeout=5)
+    page = requests.get(f"{compose.http}/ui/", auth=login, timeout=5)
     assert page.status_code == 200 and "<html" in page.text.lower()
 
     ws_url = compose.http.replace("http://", "ws://") + "/ui/_stcore/stream"
+    basic = "Basic " + base64.b64encode(":".join(login).encode()).decode()
+    with pytest.raises(InvalidStatus) as refused:
+        connect(ws_url, open_timeout=10, close_timeout=5)
+    assert refused.value.response.status_code == 401
     # connect() fails unless the answer is "101 Switching Protocols" with the right accept key.
-    with connect(ws_url, open_timeout=10, close_timeout=5) as websocket:
+    with connect(
+        ws_url, open_timeout=10, close_timeout=5, additional_headers={"Authorization": basic}
+    ) as websocket:
         assert websocket.response is not None and websocket.response.status_code == 101
         # Frames flow both ways through the proxy: Streamlit's server answers a ping.
         assert websocket.ping().wait(timeout=5)
@@ -204,6 +249,182 @@ def test_e2e_compose_api_image_is_lean(compose: Compose) -> None:
     assert json.loads(found.strip().splitlines()[-1]) == []
 
 
+def test_e2e_compose_console_requires_its_login(compose: Compose) -> None:
+    user, password = compose.console
+    assert len(password) >= 24, "the console password is generated, never a short default"
+    for path in ("/ui", "/ui/", "/ui/_stcore/health"):
+        anonymous = requests.get(f"{compose.http}{path}", timeout=5, allow_redirects=False)
+        assert anonymous.status_code == 401, (path, anonymous.status_code)
+        assert anonymous.headers["WWW-Authenticate"].startswith("Basic "), path
+        wrong = requests.get(f"{compose.http}{path}", auth=(user, "not-it"), timeout=5)
+        assert wrong.status_code == 401, path
+    page = requests.get(f"{compose.http}/ui/", auth=(user, password), timeout=5)
+    assert page.status_code == 200
+
+
+def test_e2e_compose_proxy_refuses_operator_routes_and_non_json_writes(compose: Compose) -> None:
+    for path in (
+        "/metrics",
+        "/docs",
+        "/openapi.json",
+        "/model",
+        "/admin/reload",
+        "/%61dmin/reload",
+    ):
+        answer = requests.get(f"{compose.http}{path}", timeout=5)
+        assert answer.status_code == 404, (path, answer.status_code)
+    headers = {"Authorization": f"Bearer {token(compose, 'admin')}"}
+    reload = requests.post(f"{compose.http}/admin/reload", json={}, headers=headers, timeout=10)
+    assert reload.status_code == 404, "the proxy must not reach /admin/reload, even with a token"
+
+    # A cross-site HTML form can only send text/plain, urlencoded or multipart bodies.
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", None):
+        sent = {"Content-Type": content_type} if content_type else {}
+        answer = requests.post(f"{compose.http}/predict", data="{}", headers=sent, timeout=5)
+        assert answer.status_code == 415, (content_type, answer.status_code)
+        assert answer.headers["content-type"].startswith("application/json")
+
+
+def test_e2e_compose_security_headers(compose: Compose) -> None:
+    api = requests.get(f"{compose.http}/", timeout=5)
+    console = requests.get(f"{compose.http}/ui/", auth=compose.console, timeout=5)
+    refused = requests.get(f"{compose.http}/ui/", timeout=5)
+    for answer in (api, console, refused):
+        for name, value in SECURITY_HEADERS.items():
+            assert answer.headers.get(name) == value, (answer.url, name, answer.headers)
+        csp = answer.headers["Content-Security-Policy"]
+        assert "frame-ancestors 'none'" in csp, csp
+        # Plain HTTP on this machine: HSTS would be wrong here (the ALB sends it over TLS).
+        assert "Strict-Transport-Security" not in answer.headers
+    assert "default-src 'none'" in api.headers["Content-Security-Policy"]
+    assert "connect-src 'self'" in console.headers["Content-Security-Policy"]
+
+
+def test_e2e_compose_console_page_works_in_a_browser(compose: Compose) -> None:
+    """The console's CSP is one Streamlit tolerates: the page renders and scores a customer."""
+    chromium = Path("/usr/bin/chromium")
+    if not chromium.exists():
+        pytest.skip("no /usr/bin/chromium: the browser check of the console's CSP needs it")
+    from playwright.sync_api import sync_playwright
+
+    user, password = compose.console
+    blocked: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(chromium),
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        try:
+            context = browser.new_context(
+                http_credentials={"username": user, "password": password},
+                viewport={"width": 1400, "height": 2600},
+            )
+            page = context.new_page()
+            page.on(
+                "console",
+                lambda message: (
+                    blocked.append(message.text)
+                    if "Content Security Policy" in message.text
+                    else None
+                ),
+            )
+            page.goto(f"{compose.http}/ui/", timeout=90_000)
+            page.get_by_text("Scoring service reachable").wait_for(timeout=90_000)
+            page.get_by_role("button", name="Score this customer").click()
+            shown = page.get_by_test_id("stMetricValue").first
+            shown.wait_for(timeout=90_000)
+            page.locator("[data-testid='stVegaLiteChart'] svg.marks").first.wait_for(timeout=30_000)
+            value = shown.inner_text()
+        finally:
+            browser.close()
+    assert re.fullmatch(r"\d{1,3}\.\d%", value), value
+    # Only a third-party resource may be refused: Streamlit's icons from Google's font CDN.
+    assert all("fonts.gstatic.com" in text for text in blocked), blocked
+
+
+def test_e2e_compose_scoring_is_rate_limited(compose: Compose) -> None:
+    with requests.Session() as session:
+        codes = [
+            session.post(f"{compose.http}/predict", json={}, timeout=5).status_code
+            for _ in range(300)
+        ]
+    assert 429 in codes and 401 in codes, {code: codes.count(code) for code in set(codes)}
+    time.sleep(3)  # let the bucket refill for the tests after this one
+
+
+def test_e2e_compose_mlflow_requires_auth_and_the_api_only_reads(compose: Compose) -> None:
+    probe = """
+import base64, json, urllib.error, urllib.request
+password = open("/run/secrets/mlflow_password").read()
+def call(method, path, body=None, user="api"):
+    request = urllib.request.Request(
+        "http://mlflow:5000" + path, method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"})
+    if user:
+        token = base64.b64encode(f"{user}:{password}".encode()).decode()
+        request.add_header("Authorization", "Basic " + token)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return answer.status
+    except urllib.error.HTTPError as error:
+        return error.code
+model = "/api/2.0/mlflow/registered-models/get?name=telco-churn"
+print(json.dumps({
+    "anonymous": call("GET", model, user=None),
+    "read": call("GET", model),
+    "create_experiment": call("POST", "/api/2.0/mlflow/experiments/create", {"name": "by-api"}),
+    "create_model": call("POST", "/api/2.0/mlflow/registered-models/create", {"name": "by-api"}),
+    "move_alias": call("POST", "/api/2.0/mlflow/registered-models/alias",
+                       {"name": "telco-churn", "alias": "champion", "version": "1"}),
+}))
+"""
+    assert in_api(compose, probe) == {
+        "anonymous": 401,
+        "read": 200,
+        "create_experiment": 403,
+        "create_model": 403,
+        "move_alias": 403,
+    }
+    # The trainer identity could publish: the stack trained and the API serves its champion.
+    ready = requests.get(f"{compose.http}/health/ready", timeout=5)
+    assert ready.status_code == 200, ready.text
+    # Not reachable from the host without the opt-in override, and never without a login.
+    anonymous = requests.get(f"{compose.mlflow}/api/2.0/mlflow/experiments/search", timeout=5)
+    assert anonymous.status_code == 401
+
+
+def test_e2e_compose_mlflow_memory_stays_small(compose: Compose) -> None:
+    cid = compose.run("ps", "-q", "mlflow").stdout.strip()
+    stats = subprocess.run(
+        ["docker", "stats", "--no-stream", "--format", "{{.MemUsage}}", cid],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    used = stats.split("/")[0].strip()
+    number, unit = re.fullmatch(r"([\d.]+)\s*([KMG]i?B)", used).groups()
+    mib = float(number) * {"KiB": 1 / 1024, "MiB": 1, "GiB": 1024}[unit]
+    print(f"\nMLflow container memory: {mib:.0f} MiB")
+    assert mib < MLFLOW_MEMORY_CEILING_MIB, stats
+
+
+def test_e2e_compose_containers_run_hardened(compose: Compose) -> None:
+    for service in ("api", "ui", "mlflow", "proxy"):
+        info = compose.container(service)
+        host = info["HostConfig"]
+        assert host["ReadonlyRootfs"] is True, service
+        assert "no-new-privileges:true" in (host["SecurityOpt"] or []), service
+        assert host["CapDrop"] == ["ALL"] and not host["CapAdd"], service
+        assert host["Memory"] > 0, service
+        assert info["Config"]["User"] == "10001:10001", service
+        # Secrets are files in the container, never values docker inspect would show.
+        env = " ".join(info["Config"]["Env"])
+        assert not re.search(r"(SECRET|PASSWORD)=", env), (service, env)
+
+
 def test_e2e_compose_retrain_is_promoted_and_picked_up(compose: Compose) -> None:
     before = compose.container("api")
     trained = compose.run("run", "--rm", "-T", "trainer", "--quiet", timeout=900)
@@ -212,9 +433,15 @@ def test_e2e_compose_retrain_is_promoted_and_picked_up(compose: Compose) -> None
     assert result["promoted"] is True and result["alias"] == "champion", result
     assert result["version"] == "2", result
 
+    # /model is internal-only behind the proxy (as on the ALB): asked inside the network.
+    model_version = (
+        "import json, urllib.request; "
+        "print(json.dumps(json.load(urllib.request.urlopen('http://127.0.0.1:8000/model'))"
+        "['version']))"
+    )
+
     def picked_up() -> bool:
-        model = requests.get(f"{compose.http}/model", timeout=5)
-        return model.status_code == 200 and model.json()["version"] == "2"
+        return in_api(compose, model_version) == "2"
 
     wait_until("the API serves version 2", picked_up, timeout=120)
     headers = {"Authorization": f"Bearer {token(compose, 'predict')}"}
