@@ -76,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.auth = auth
     app.state.admission = admission
     metrics.batches_in_flight.set_function(lambda: admission.in_flight)
+    metrics.batches_limit.set(admission.limit)
     # The routes join the app's own list: include_router() would wrap them in a router that is
     # matched twice per request, which costs more than a single-row prediction's encoding.
     app.router.routes.extend(router.routes)

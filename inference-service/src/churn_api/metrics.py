@@ -109,6 +109,9 @@ class Metrics:
             "Heavy requests (batches, large bodies) running",
             registry=r,
         )
+        self.batches_limit = Gauge(
+            "churn_api_batches_limit", "MAX_CONCURRENT_BATCHES in effect", registry=r
+        )
         self.scores = ScoreHistogram()
         r.register(self.scores)
         self._lock = threading.Lock()
