@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
 from collections.abc import Callable, Mapping
@@ -129,3 +131,33 @@ def verify_golden(golden: dict[str, Any], probability: Callable[[dict[str, Any]]
                 f"golden example {n}: expected {ex['probability']:.9f}, got {got:.9f}"
             )
     return len(examples)
+
+
+def local_meta(model_dir: Path, name: str) -> ModelMeta:
+    """Provenance of a local model directory (MODEL_URI): its version is a hash of the files."""
+    if not model_dir.exists():
+        raise ModelRejectedError(f"MODEL_URI {model_dir} does not exist")
+    bundle = find_bundle(model_dir)
+    digest = hashlib.sha256()
+    for file in FILES:
+        with contextlib.suppress(OSError):
+            digest.update((bundle / file).read_bytes())
+    return ModelMeta(
+        name=name,
+        version=f"local-{digest.hexdigest()[:8]}",
+        alias=None,
+        run_id=_mlmodel_run_id(model_dir),
+        source="local",
+        path=str(model_dir),
+    )
+
+
+def _mlmodel_run_id(path: Path) -> str | None:
+    mlmodel = path / "MLmodel"
+    if not mlmodel.is_file():
+        return None
+    for line in mlmodel.read_text().splitlines():
+        if line.startswith("run_id:"):
+            value = line.split(":", 1)[1].strip()
+            return value or None
+    return None

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import threading
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from churn_api.bundle import FILES, ModelMeta, ModelRejectedError, find_bundle
+from churn_api.bundle import ModelMeta, ModelRejectedError, local_meta
 from churn_api.limits import Limits
 from churn_api.provenance import TrustedKeys
 from churn_api.redact import redact
@@ -56,19 +55,7 @@ class ModelStore:
 
     async def start(self) -> None:
         """Begin the first load and the refresh loop in the background; never raises."""
-        if not self.keys.keys:
-            log.warning(
-                "no MODEL_PUBLIC_KEYS: %s",
-                "unsigned bundles load (ALLOW_UNSIGNED_MODELS)"
-                if self.keys.allow_unsigned
-                else "every bundle will be refused",
-                extra={"event": "model_keys_missing"},
-            )
-        elif self.keys.allow_unsigned:
-            log.warning(
-                "ALLOW_UNSIGNED_MODELS is on: bundles without a checkable signature load",
-                extra={"event": "unsigned_models_allowed"},
-            )
+        self.keys.warn_if_lax(log)
         self._task = asyncio.create_task(self._run(), name="model-refresh")
 
     async def stop(self) -> None:
@@ -154,24 +141,9 @@ class ModelStore:
 
     def _load_local(self, force: bool) -> LoadedModel:
         path = Path(self.settings.model_uri or "")
-        if not path.exists():
-            raise ModelRejectedError(f"MODEL_URI {path} does not exist")
-        bundle = find_bundle(path)
-        digest = hashlib.sha256()
-        for name in FILES:
-            with contextlib.suppress(OSError):
-                digest.update((bundle / name).read_bytes())
-        version = f"local-{digest.hexdigest()[:8]}"
-        if self.current is not None and self.current.meta.version == version and not force:
+        meta = local_meta(path, self.settings.model_name)
+        if self.current is not None and self.current.meta.version == meta.version and not force:
             return self.current
-        meta = ModelMeta(
-            name=self.settings.model_name,
-            version=version,
-            alias=None,
-            run_id=_mlmodel_run_id(path),
-            source="local",
-            path=str(path),
-        )
         return self._swap(self._load(path, meta))
 
     # -- registry ------------------------------------------------------------------------------
@@ -318,14 +290,3 @@ def _healthy(model: LoadedModel) -> LoadedModel:
 
 def _at(meta: ModelMeta, path: Path) -> ModelMeta:
     return replace(meta, path=str(path))
-
-
-def _mlmodel_run_id(path: Path) -> str | None:
-    mlmodel = path / "MLmodel"
-    if not mlmodel.is_file():
-        return None
-    for line in mlmodel.read_text().splitlines():
-        if line.startswith("run_id:"):
-            value = line.split(":", 1)[1].strip()
-            return value or None
-    return None

@@ -12,6 +12,7 @@ import base64
 import binascii
 import hashlib
 import json
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,6 +98,21 @@ class TrustedKeys:
         if pem_file is not None:
             text += b"\n" + pem_file.read_bytes()
         return cls(load_public_keys(text), allow_unsigned)
+
+    def warn_if_lax(self, log: logging.Logger) -> None:
+        """A warning at start when bundles may load unchecked, or none can load at all."""
+        if not self.keys:
+            lax = "unsigned bundles load (ALLOW_UNSIGNED_MODELS)"
+            log.warning(
+                "no MODEL_PUBLIC_KEYS: %s",
+                lax if self.allow_unsigned else "every bundle will be refused",
+                extra={"event": "model_keys_missing"},
+            )
+        elif self.allow_unsigned:
+            log.warning(
+                "ALLOW_UNSIGNED_MODELS is on: bundles without a checkable signature load",
+                extra={"event": "unsigned_models_allowed"},
+            )
 
     def verify(self, bundle_dir: Path) -> VerifiedFiles:
         """Check the bundle folder's signature and files; ModelRejectedError says why not.
