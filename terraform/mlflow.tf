@@ -186,7 +186,7 @@ locals {
   # 15 processes and 2.9 GB, which a 1 GB task cannot hold.
   mlflow_workers = max(1, floor(var.mlflow_cpu / 512))
 
-  # The image's entrypoint (docker/mlflow/entrypoint.sh) starts `mlflow server` from the
+  # The image's entrypoint (docker/mlflow/entrypoint.py) starts `mlflow server` from the
   # MLFLOW_* environment below, after creating the basic-auth users from the MLFLOW_*_PASSWORD
   # secrets. The DB password comes from Secrets Manager as $DB_PASSWORD and is expanded only
   # inside the container. MLflow 3.5+ rejects Host headers it does not know, hence
