@@ -218,12 +218,37 @@ class TcpProxy:
                     s.shutdown(socket.SHUT_RDWR)
 
 
+def flip_calibration(bundle: Path) -> None:
+    """Issue 11's tampering: calibration reversed, golden examples rewritten to match."""
+    from churn_api.bundle import ModelMeta, read_bundle
+    from churn_api.scorer import LoadedModel
+
+    path = bundle / "feature_contract.json"
+    contract = json.loads(path.read_text())
+    calibration = contract["calibration"]
+    if calibration["method"] == "isotonic":
+        calibration["y"] = [1.0 - y for y in calibration["y"]]
+    else:
+        calibration["a"], calibration["b"] = -calibration["a"], -calibration["b"]
+    path.write_text(json.dumps(contract))
+    model = LoadedModel(read_bundle(bundle), ModelMeta("m", "x", None, None, "local", ""))
+    golden_path = bundle / "golden_examples.json"
+    golden = json.loads(golden_path.read_text())
+    for ex in golden["examples"]:
+        customer = model.customers.validate_one(ex["input"])
+        ex["probability"] = model.score_one(customer)["churn_probability"]
+    golden_path.write_text(json.dumps(golden))
+    # The tampered bundle proves its own golden examples: only the signature tells.
+    LoadedModel(read_bundle(bundle), model.meta).verify_golden()
+
+
 @dataclass
 class Registry:
     """Publishes copies of a trained model directory to an MLflow server's registry."""
 
     uri: str
     work: Path
+    sign: Any = None  # sign(bundle_folder) with the session's signing key
     versions: list[str] = field(default_factory=list)
 
     def publish(
@@ -232,17 +257,21 @@ class Registry:
         threshold: float | None = None,
         corrupt_golden: bool = False,
         alias: bool = True,
+        tamper: bool = False,
     ) -> str:
         """Log the model dir as a run's artifacts, register it, point `champion` at it.
 
         `threshold` changes the decision threshold (a visibly different version);
         `corrupt_golden` shifts a golden probability so the service must refuse the version.
+        Both re-sign the bundle with the session's signing key, as the trainer would. `tamper`
+        is issue 11's attack, not re-signed: calibration flipped and the golden examples
+        rewritten to agree with it (churn_api computes them), so only the signature tells.
         """
         import mlflow
         from mlflow.tracking import MlflowClient
 
         source = model_dir
-        if threshold is not None or corrupt_golden:
+        if threshold is not None or corrupt_golden or tamper:
             source = self.work / f"model-{len(self.versions)}"
             shutil.copytree(model_dir, source)
         if threshold is not None:
@@ -255,6 +284,10 @@ class Registry:
             golden = json.loads(golden_path.read_text())
             golden["examples"][0]["probability"] += 0.01
             golden_path.write_text(json.dumps(golden))
+        if threshold is not None or corrupt_golden:
+            self.sign(next(source.rglob("feature_contract.json")).parent)
+        if tamper:
+            flip_calibration(next(source.rglob("feature_contract.json")).parent)
         client = MlflowClient(self.uri)
         experiment = client.get_experiment_by_name("api-tests") or None
         exp_id = experiment.experiment_id if experiment else client.create_experiment("api-tests")
@@ -277,11 +310,11 @@ class Registry:
         self.versions.append(str(mv.version))
         return str(mv.version)
 
-    def move_alias(self, version: str) -> None:
-        """Point `champion` at another version."""
+    def move_alias(self, version: str, alias: str = "champion") -> None:
+        """Point `champion` (or another alias) at another version."""
         from mlflow.tracking import MlflowClient
 
-        MlflowClient(self.uri).set_registered_model_alias("telco-churn", "champion", version)
+        MlflowClient(self.uri).set_registered_model_alias("telco-churn", alias, version)
 
 
 @pytest.fixture(scope="session")
@@ -297,13 +330,23 @@ def dataset_records(dataset_csv: Path) -> list[dict[str, object]]:
 
 
 @pytest.fixture
-def registry_for(tmp_path: Path) -> Any:
+def registry_for(tmp_path: Path, bundle_tools: dict[str, Any]) -> Any:
     """registry_for(uri) -> a Registry publishing into that MLflow server."""
+    from cryptography.hazmat.primitives import serialization
+
+    key_file = os.environ.get("MODEL_SIGNING_KEY_FILE")
+    key = (
+        serialization.load_pem_private_key(Path(key_file).read_bytes(), None) if key_file else None
+    )
+
+    def sign(bundle: Path) -> None:
+        if key is not None:
+            bundle_tools["sign_bundle"](bundle, key)
 
     def make(uri: str) -> Registry:
         work = tmp_path / f"registry-{abs(hash(uri))}"
         work.mkdir(exist_ok=True)
-        return Registry(uri, work)
+        return Registry(uri, work, sign)
 
     return make
 

@@ -42,8 +42,9 @@ def test_serves_the_published_champion(
         "champion",
         "registry",
     )
-    assert info["run_id"] == champion.run_id
+    assert "run_id" not in info  # issue 12: no run ids to unauthenticated callers
     assert info["stale"] is False
+    assert (info["signature"], info["degraded"]) == ("verified", False)
     golden = json.loads(next(trained_model_dir.rglob("golden_examples.json")).read_text())
     for ex in golden["examples"][:5]:
         body = requests.post(api.url + "/predict", json=ex["input"]).json()
@@ -98,7 +99,14 @@ def test_alias_flip_is_picked_up_without_failed_requests(
     # without the refresh loop, the admin reload picks the new champion up
     assert _model(manual)["version"] == v1
     r = requests.post(manual.url + "/admin/reload")
-    assert r.json() == {"reloaded": True, "version": v2, "previous_version": v1, "detail": None}
+    assert r.json() == {
+        "reloaded": True,
+        "version": v2,
+        "previous_version": v1,
+        "signature": "verified",
+        "degraded": False,
+        "detail": None,
+    }
     assert _model(manual)["version"] == v2
 
     # a new version that fails its golden examples is refused; the old one keeps serving
@@ -137,6 +145,7 @@ def test_mlflow_down_at_start_serves_the_cache_and_recovers(
     info = _model(second)
     assert (info["version"], info["source"], info["stale"]) == (version, "cache", True)
     assert "unreachable" in info["detail"]
+    assert proxy.url.split("//")[1] not in info["detail"]  # no internal address
     assert requests.post(second.url + "/predict", json={"tenure": 5}).status_code == 200
     assert "churn_api_model_stale 1.0" in requests.get(second.url + "/metrics").text
 
