@@ -43,13 +43,13 @@ TASK_MB = 1024
 
 
 def post(url: str, body: bytes, timeout: float = 120) -> tuple[int, bytes, dict[str, str]]:
-    """POST a JSON body; (status, body, headers) whatever the status."""
+    """POST a JSON body; (status, body, headers with lower-case names) whatever the status."""
     req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(req, timeout=timeout) as r:
-            return r.status, r.read(), dict(r.headers)
+            return r.status, r.read(), {k.lower(): v for k, v in r.headers.items()}
     except urllib.error.HTTPError as exc:
-        return exc.code, exc.read(), dict(exc.headers)
+        return exc.code, exc.read(), {k.lower(): v for k, v in exc.headers.items()}
 
 
 def rss_mb(pid: int, field: str = "VmRSS") -> float:
@@ -217,7 +217,7 @@ def run_hostile(url: str, limit: int) -> None:
         status, answer, _ = post(url + path, body)
         elapsed = time.monotonic() - t0
         time.sleep(0.02)
-        lat = poller.during(t0, t0 + elapsed) or [float("nan")]
+        lat = poller.during(t0, t0 + elapsed) or [float("nan")]  # nan: answered between polls
         print(
             f"{name:44} {status:>6} {elapsed:>9.3f} {len(answer):>9} "
             f"{statistics.median(lat) * 1000:>11.1f} {max(lat) * 1000:>11.1f} {len(lat):>5}",
@@ -267,7 +267,7 @@ def run_memory(url: str, pid: int, rows: list[dict[str, Any]]) -> None:
     )
     print(
         f"one more while they ran: {extra_status} Retry-After="
-        f"{extra_headers.get('Retry-After')} {extra_body[:160].decode(errors='replace')}"
+        f"{extra_headers.get('retry-after')} {extra_body[:160].decode(errors='replace')}"
     )
 
 

@@ -64,7 +64,7 @@ class Settings(BaseSettings):
         0, ge=0, description="batches (and large bodies) in flight; 0 = from cores and memory"
     )
     batch_memory_mb: int = Field(
-        64, ge=1, description="measured peak of one 10,000-row explained batch, for the default"
+        64, ge=1, description="per heavy request, for the default (10k explained rows: ~40 MB)"
     )
 
     # Provenance (docs/model-bundle.md "Signature").
