@@ -64,7 +64,7 @@ def versions(
         out[version] = copy
     path = find_bundle(out["3"]) / "feature_contract.json"
     contract = json.loads(path.read_text())
-    contract["calibration"]["y"] = [1.0 - y for y in contract["calibration"]["y"]][::-1]
+    contract["calibration"]["y"] = [1.0 - y for y in contract["calibration"]["y"]]
     path.write_text(json.dumps(contract))
     tampered = LoadedModel(read_bundle(path.parent), ModelMeta("m", "3", None, None, "local", ""))
     golden_path = path.parent / "golden_examples.json"
