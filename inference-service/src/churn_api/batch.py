@@ -20,6 +20,18 @@ from churn_api.customer import ID_MAX_LENGTH, CheckedColumns, CustomerValidator
 from churn_api.errors import InvalidRequestError, body_error
 from churn_api.limits import clean_name, deeper_than
 
+# Bodies larger than this are parsed row by row (see BatchParser._rows_one_by_one).
+ROW_BY_ROW_BYTES = 256 * 1024
+
+
+class _Envelope(msgspec.Struct, forbid_unknown_fields=True):
+    """A batch body whose rows are left as bytes: msgspec only finds where each one ends."""
+
+    customers: list[msgspec.Raw]
+
+
+_ENVELOPE = msgspec.json.Decoder(_Envelope)
+
 
 @dataclass(frozen=True)
 class ParsedBatch:
@@ -43,7 +55,8 @@ class BatchParser:
 
     def parse(self, body: bytes | str) -> ParsedBatch:
         """The strict decoder's pass if the body is clean, else the per-row path's."""
-        if body.count(b"{" if isinstance(body, bytes) else "{") > self.validator.max_batch_rows + 1:
+        objects = self._check_structure(body if isinstance(body, bytes) else body.encode())
+        if objects > self.validator.max_batch_rows + 1:
             # More objects than rows allowed: not a clean body, and the strict decoder would
             # build every one of them (~0.3 µs each) before counting the rows.
             return self.parse_rows(self.read_envelope(body))
@@ -82,8 +95,39 @@ class BatchParser:
                     suspect[k] = True
         return self._check(rows.__getitem__, ids, self._columns(safe), suspect)
 
+    def _check_structure(self, body: bytes) -> int:
+        """Refuse, before any parsing, a body with more JSON items than a full batch can hold.
+
+        A JSON parse holds the GIL for the whole body (0.4 s for 8 MB of distinct keys, while
+        liveness waited), so its size in objects, names and items is bounded first by three
+        byte counts (~1 ms per MB). A count also sees braces, colons and commas inside strings;
+        real customers have few, and the budgets leave room. Returns the object count.
+        """
+        rows, limits = self.validator.max_batch_rows, self.validator.limits
+        objects = body.count(b"{")
+        if objects > 2 * rows + 1:
+            raise InvalidRequestError(
+                body_error(
+                    f"The body holds {objects} JSON objects; a batch holds at most {rows} "
+                    "customers (MAX_BATCH_ROWS)",
+                    field="customers",
+                )
+            )
+        # An object may carry up to MAX_KEYS_PER_OBJECT keys (more is reported row by row).
+        names = objects * limits.max_keys
+        if body.count(b":") > names or body.count(b",") > names + rows:
+            raise InvalidRequestError(
+                body_error(
+                    f"The body holds more names or items than its {objects} objects can hold "
+                    f"(at most {limits.max_keys} keys per object, MAX_KEYS_PER_OBJECT)"
+                )
+            )
+        return objects
+
     def read_envelope(self, body: bytes | str) -> list[Any]:
         """The `customers` list of a batch body (the envelope is checked by hand: it is hot)."""
+        if len(body) > ROW_BY_ROW_BYTES:
+            return self._rows_one_by_one(body)
         try:
             data = pydantic_core.from_json(body)
         except ValueError as exc:  # also UnicodeDecodeError
@@ -114,6 +158,39 @@ class BatchParser:
         if deeper_than(data, self.validator.limits.max_depth):
             raise InvalidRequestError(self.validator.limits.too_deep())
         return rows
+
+    def _rows_one_by_one(self, body: bytes | str) -> list[Any]:
+        """A large body's rows, each parsed on its own.
+
+        One parse of the whole body would hold the GIL for all of it (0.14 s for 640k distinct
+        keys), and liveness would wait that long; between two rows the event loop gets its
+        turn. A large body must be strict JSON (RFC 8259: no NaN or Infinity).
+        """
+        try:
+            rows = _ENVELOPE.decode(body).customers
+        except RecursionError:
+            raise InvalidRequestError(self.validator.limits.too_deep()) from None
+        except (msgspec.DecodeError, UnicodeDecodeError) as exc:  # ValidationError included
+            raise InvalidRequestError(
+                body_error(
+                    f"Invalid JSON: {str(exc)[:200]} (a batch over {ROW_BY_ROW_BYTES // 1024} KiB "
+                    "must be strict JSON: no NaN or Infinity, null for a missing value)"
+                )
+            ) from None
+        limit = self.validator.max_batch_rows
+        if not 1 <= len(rows) <= limit:
+            raise InvalidRequestError(
+                body_error(
+                    f"List should have between 1 and {limit} items, not {len(rows)}",
+                    field="customers",
+                )
+            )
+        # The envelope and the list are two levels: a row may nest max_depth - 2 deep.
+        depth = self.validator.limits.max_depth - 2
+        parsed = [pydantic_core.from_json(bytes(row)) for row in rows]
+        if any(deeper_than(row, depth) for row in parsed):
+            raise InvalidRequestError(self.validator.limits.too_deep())
+        return parsed
 
     def _check(
         self,

@@ -141,7 +141,30 @@ def test_many_rows_with_many_problems_stay_fast(tiny_model: LoadedModel) -> None
     start = time.perf_counter()
     problems = _problems(tiny_model.answer_batch, empty_rows)
     assert time.perf_counter() - start < 3
-    assert "between 1 and" in problems[0]["message"]
+    assert "JSON objects; a batch holds at most" in problems[0]["message"]
+
+
+def test_a_body_bigger_than_a_full_batch_is_refused_before_parsing(
+    tiny_model: LoadedModel,
+) -> None:
+    """Parsing holds the GIL for the whole body, so its size in JSON items is bounded first."""
+    one_row_of_keys = json.dumps({"customers": [{f"k{i}": 0 for i in range(300_000)}]}).encode()
+    numbers_in_a_value = b'{"customers":[{"tenure":[' + b",".join([b"1"] * 1_000_000) + b"]}]}"
+    for body in (one_row_of_keys, numbers_in_a_value):
+        start = time.perf_counter()
+        problems = _problems(tiny_model.answer_batch, body)
+        # Three byte counts, no parse: a few ms (the parse alone took 0.4 s on the first body).
+        assert time.perf_counter() - start < 0.5
+        assert problems == [
+            {
+                "field": "body",
+                "message": "The body holds more names or items than its 2 objects can hold "
+                "(at most 64 keys per object, MAX_KEYS_PER_OBJECT)",
+            }
+        ]
+    # A body at the limits still gets its answer row by row.
+    rows = [{f"x{j}": 0 for j in range(64)} for _ in range(3)]
+    assert tiny_model.answer_batch(json.dumps({"customers": rows}).encode()).failed == 3
 
 
 def test_depth_is_measured_without_recursion() -> None:
