@@ -17,8 +17,8 @@ from churn_api.middleware import RequestMiddleware
 from churn_api.model_store import ModelStore
 from churn_api.openapi import install_openapi
 from churn_api.routes import router
-from churn_api.security import Authenticator
-from churn_api.settings import Settings, get_settings
+from churn_api.security import Authenticator, secret_problem
+from churn_api.settings import Settings, authenticator, get_settings
 
 log = logging.getLogger("churn_api")
 
@@ -26,9 +26,27 @@ DESCRIPTION = """Scores Telco customers with the MLflow champion model (calibrat
 
 Every field of a customer is optional: a missing field takes the training default and is listed
 in `imputed_fields`. Unknown fields, unknown categories, out-of-range numbers, NaN and Infinity
-are rejected with a 422 naming the field. With `JWT_SECRET` set, `/predict*` need a bearer token
-with scope `predict` and `/admin/*` scope `admin` (`churn-api token --scope predict`).
+are rejected with a 422 naming the field. `/predict*` need a bearer token with scope `predict`
+and `/admin/*` scope `admin`: ES256 or HS256 JWTs with `sub`, `iss`, `aud`, `iat` and `exp`;
+`admin` only from an operator's key (`churn-api token --scope admin --key PATH`).
 """
+
+
+def warn_about_auth(settings: Settings, auth: Authenticator) -> None:
+    """Loud log lines for what only CHURN_DEV_MODE allows."""
+    if not settings.churn_dev_mode:
+        return
+    secret = settings.jwt_predict_secret
+    problem = secret_problem(secret.get_secret_value()) if secret else None
+    message = (
+        "CHURN_DEV_MODE is on and no token key is set: authentication is OFF, every endpoint "
+        "(including /admin/reload) is open. Never run this way outside a developer machine."
+        if not auth.enabled
+        else f"CHURN_DEV_MODE is on: JWT_PREDICT_SECRET {problem} and is accepted anyway."
+        if problem
+        else "CHURN_DEV_MODE is on (authentication is configured and enforced)."
+    )
+    log.warning(message, extra={"event": "dev_mode", "auth_enabled": auth.enabled})
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -39,19 +57,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.max_concurrent_batches or default_limit(settings.batch_memory_mb)
     )
     metrics = Metrics()
-    auth = Authenticator(
-        settings.jwt_secret.get_secret_value() if settings.jwt_secret else None,
-        settings.jwt_algorithm,
-    )
+    auth = authenticator(settings)
     store.on_swap(metrics.model_swapped)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if not auth.enabled:
-            log.warning(
-                "JWT_SECRET is not set: authentication is OFF and every endpoint is open",
-                extra={"event": "auth_disabled"},
-            )
+        warn_about_auth(settings, auth)
         # Long-lived startup objects need not be scanned by every GC pass.
         gc.freeze()
         await store.start()

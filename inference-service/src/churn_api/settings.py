@@ -5,8 +5,17 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from churn_api.security import (
+    SUPPORTED_ALGORITHMS,
+    Authenticator,
+    TrustedKey,
+    load_public_keys,
+    secret_problem,
+    trusted_keys,
+)
 
 DEFAULT_MAX_BATCH_ROWS = 10_000
 
@@ -40,14 +49,52 @@ class Settings(BaseSettings):
     mlflow_http_timeout: int = Field(10, ge=1)
     mlflow_http_max_retries: int = Field(1, ge=0)
 
-    jwt_secret: SecretStr | None = None
-    jwt_algorithm: str = "HS256"
+    # Authentication (docs/api.md "Authentication"): required unless CHURN_DEV_MODE is on.
+    churn_dev_mode: bool = Field(
+        False, description="development only: no token keys = auth off; weak secrets accepted"
+    )
+    jwt_admin_public_keys: str | None = Field(
+        None, description="operators' PEM public keys (ES256): trusted for 'admin' and 'predict'"
+    )
+    jwt_admin_public_keys_file: Path | None = None
+    jwt_predict_public_keys: str | None = Field(
+        None, description="PEM public keys (ES256) trusted for 'predict' only"
+    )
+    jwt_predict_public_keys_file: Path | None = None
+    jwt_predict_secret: SecretStr | None = Field(
+        None, description="HS256 secret shared with the UI: trusted for 'predict' only"
+    )
+    jwt_algorithms: str = Field("ES256,HS256", description="accepted token algorithms")
+    jwt_issuers: str = Field("churn-ui,churn-operator", description="accepted 'iss' values")
+    jwt_audience: str = Field("churn-api", min_length=1, description="the required 'aud'")
+    jwt_max_lifetime_seconds: int = Field(
+        3600, ge=60, le=86_400, description="longest accepted exp - iat"
+    )
+    # Removed settings, read only to refuse them: an old configuration fails loudly.
+    jwt_secret: SecretStr | None = Field(None, exclude=True)
+    jwt_algorithm: str | None = Field(None, exclude=True)
 
-    @field_validator("jwt_secret", "mlflow_tracking_uri", "model_uri", mode="before")
+    @field_validator(
+        "jwt_secret",
+        "jwt_algorithm",
+        "jwt_predict_secret",
+        "jwt_admin_public_keys",
+        "jwt_admin_public_keys_file",
+        "jwt_predict_public_keys",
+        "jwt_predict_public_keys_file",
+        "mlflow_tracking_uri",
+        "model_uri",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
-        """An empty variable (JWT_SECRET=) means unset, never an empty signing key."""
+        """An empty variable (JWT_PREDICT_SECRET=) means unset, never an empty signing key."""
         return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _auth_is_trustworthy(self) -> Settings:
+        check_auth(self)
+        return self
 
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)
     max_batch_rows: int = Field(DEFAULT_MAX_BATCH_ROWS, ge=1)
@@ -81,6 +128,106 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_key_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+
+def _csv(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def _pem(text: str | None, file: Path | None, name: str) -> bytes:
+    """The PEM text of a KEYS / KEYS_FILE pair (both may be set: the keys are joined)."""
+    pem = (text or "").encode()
+    if file is not None:
+        try:
+            pem += b"\n" + file.read_bytes()
+        except OSError as exc:
+            raise ValueError(f"{name}_FILE: cannot read {file}: {exc.strerror}") from None
+    return pem
+
+
+def check_auth(settings: Settings) -> None:
+    """Refuse, when settings load, any authentication setup the API must not trust."""
+    if settings.jwt_secret is not None or settings.jwt_algorithm is not None:
+        raise ValueError(
+            "JWT_SECRET and JWT_ALGORITHM are no longer read: set JWT_PREDICT_SECRET (the "
+            "UI's predict-only secret, 32+ bytes) and JWT_ADMIN_PUBLIC_KEYS[_FILE] (operators' "
+            "ES256 public keys; mint with `churn-api token --key`), see docs/api.md"
+        )
+    algorithms = _csv(settings.jwt_algorithms)
+    bad = sorted(set(algorithms) - set(SUPPORTED_ALGORITHMS))
+    if bad or not algorithms:
+        raise ValueError(
+            f"JWT_ALGORITHMS: {bad or 'empty'} not allowed; "
+            f"choose from {list(SUPPORTED_ALGORITHMS)} ('none' and other algorithms never)"
+        )
+    if not _csv(settings.jwt_issuers):
+        raise ValueError("JWT_ISSUERS: at least one issuer is required")
+    for name, text, file in (
+        (
+            "JWT_ADMIN_PUBLIC_KEYS",
+            settings.jwt_admin_public_keys,
+            settings.jwt_admin_public_keys_file,
+        ),
+        (
+            "JWT_PREDICT_PUBLIC_KEYS",
+            settings.jwt_predict_public_keys,
+            settings.jwt_predict_public_keys_file,
+        ),
+    ):
+        keys = load_public_keys(_pem(text, file, name), name)
+        if keys and "ES256" not in algorithms:
+            raise ValueError(f"{name} holds ES256 keys but JWT_ALGORITHMS excludes ES256")
+    secret = settings.jwt_predict_secret
+    if secret is not None:
+        if "HS256" not in algorithms:
+            raise ValueError("JWT_PREDICT_SECRET is set but JWT_ALGORITHMS excludes HS256")
+        problem = secret_problem(secret.get_secret_value())
+        if problem and not settings.churn_dev_mode:
+            raise ValueError(
+                f"JWT_PREDICT_SECRET {problem}: generate one with "
+                "`python -c 'import secrets; print(secrets.token_hex(32))'` "
+                "(or CHURN_DEV_MODE=true for local development)"
+            )
+    if not token_keys(settings) and not settings.churn_dev_mode:
+        raise ValueError(
+            "authentication is required: set JWT_ADMIN_PUBLIC_KEYS[_FILE] and/or "
+            "JWT_PREDICT_SECRET (or JWT_PREDICT_PUBLIC_KEYS[_FILE]); CHURN_DEV_MODE=true runs "
+            "the API open, for local development only"
+        )
+
+
+def token_keys(settings: Settings) -> list[TrustedKey]:
+    """The token verification keys the settings name."""
+    return trusted_keys(
+        load_public_keys(
+            _pem(
+                settings.jwt_admin_public_keys,
+                settings.jwt_admin_public_keys_file,
+                "JWT_ADMIN_PUBLIC_KEYS",
+            ),
+            "JWT_ADMIN_PUBLIC_KEYS",
+        ),
+        load_public_keys(
+            _pem(
+                settings.jwt_predict_public_keys,
+                settings.jwt_predict_public_keys_file,
+                "JWT_PREDICT_PUBLIC_KEYS",
+            ),
+            "JWT_PREDICT_PUBLIC_KEYS",
+        ),
+        settings.jwt_predict_secret.get_secret_value() if settings.jwt_predict_secret else None,
+    )
+
+
+def authenticator(settings: Settings) -> Authenticator:
+    """The request authenticator the settings describe."""
+    return Authenticator(
+        token_keys(settings),
+        audience=settings.jwt_audience,
+        issuers=_csv(settings.jwt_issuers),
+        max_lifetime_seconds=settings.jwt_max_lifetime_seconds,
+        algorithms=_csv(settings.jwt_algorithms),
+    )
 
 
 @lru_cache(maxsize=1)

@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -22,8 +23,29 @@ import requests
 import testkit
 from testkit import free_port
 
+from churn_api.cli import write_key_pair
+
 BIN = Path(sys.executable).parent
-SECRET = "test-secret-for-churn-api-tests-0123456789"
+SECRET = "test-secret-for-churn-api-tests-0123456789"  # JWT_PREDICT_SECRET: the UI's, predict only
+# The operators' key pair: the API trusts the public half for admin; tests mint with the private.
+OPERATOR_KEY, OPERATOR_PUBLIC_KEY = write_key_pair(
+    Path(tempfile.mkdtemp(prefix="churn-api-operator-")), "operator"
+)
+# Whatever the developer's shell holds, the started APIs get only what a test gives them.
+AUTH_VARIABLES = (
+    "CHURN_DEV_MODE",
+    "JWT_SECRET",
+    "JWT_ALGORITHM",
+    "JWT_ALGORITHMS",
+    "JWT_PREDICT_SECRET",
+    "JWT_ADMIN_PUBLIC_KEYS",
+    "JWT_ADMIN_PUBLIC_KEYS_FILE",
+    "JWT_PREDICT_PUBLIC_KEYS",
+    "JWT_PREDICT_PUBLIC_KEYS_FILE",
+    "JWT_ISSUERS",
+    "JWT_AUDIENCE",
+    "JWT_MAX_LIFETIME_SECONDS",
+)
 
 
 @dataclass
@@ -78,10 +100,13 @@ class ApiStarter:
         self.started: list[ApiProcess] = []
 
     def __call__(self, env: dict[str, str], ready: bool = True) -> ApiProcess:
+        """Auth off (CHURN_DEV_MODE) unless `env` gives token keys and CHURN_DEV_MODE=false."""
         port = free_port()
         log = self.work / f"api-{len(self.started)}.log"
+        dropped = {"MODEL_URI", *AUTH_VARIABLES}
         full_env = {
-            **{k: v for k, v in os.environ.items() if k not in ("JWT_SECRET", "MODEL_URI")},
+            **{k: v for k, v in os.environ.items() if k not in dropped},
+            "CHURN_DEV_MODE": "true",
             "HOST": "127.0.0.1",
             "PORT": str(port),
             "MODEL_CACHE_DIR": str(self.work / "cache"),
@@ -128,8 +153,16 @@ def secured_api(
 ) -> Iterator[ApiProcess]:
     """One API per module on the trained model, with JWT auth on (as deployed)."""
     starter = ApiStarter(tmp_path_factory.mktemp("secured-api"))
-    yield starter({"MODEL_URI": str(trained_model_dir), "JWT_SECRET": SECRET})
+    yield starter({"MODEL_URI": str(trained_model_dir), **SECURED_ENV})
     starter.stop_all()
+
+
+# Auth as deployed: the UI's predict-only secret, the operators' public key, no dev mode.
+SECURED_ENV = {
+    "CHURN_DEV_MODE": "false",
+    "JWT_PREDICT_SECRET": SECRET,
+    "JWT_ADMIN_PUBLIC_KEYS_FILE": str(OPERATOR_PUBLIC_KEY),
+}
 
 
 @pytest.fixture(scope="session")
@@ -139,10 +172,17 @@ def tokens() -> dict[str, str]:
 
 
 def mint(scope: str, ttl: int = 600, secret: str = SECRET) -> str:
-    """A token from the real CLI (`churn-api token`)."""
+    """A token from the real CLI (`churn-api token`): `admin` with the operator's private key,
+    `predict` with the UI's secret (issuer churn-ui), as each is minted in production."""
+    cmd = [str(BIN / "churn-api"), "token", "--scope", scope, "--ttl", str(ttl)]
+    if scope == "admin":
+        cmd += ["--key", str(OPERATOR_KEY)]
+    else:
+        cmd += ["--issuer", "churn-ui", "--sub", "churn-ui"]
+    clean = {k: v for k, v in os.environ.items() if k not in AUTH_VARIABLES}
     out = subprocess.run(
-        [str(BIN / "churn-api"), "token", "--scope", scope, "--ttl", str(ttl)],
-        env={**os.environ, "JWT_SECRET": secret},
+        cmd,
+        env={**clean, "JWT_PREDICT_SECRET": secret},
         capture_output=True,
         text=True,
         check=True,

@@ -324,20 +324,32 @@ def test_auth_missing_malformed_expired_and_wrong_scope(
     secured_api: Any, tokens: dict[str, str], jwt_secret: str
 ) -> None:
     url = secured_api.url + "/predict"
-    expired = jwt.encode({"sub": "t", "scope": "predict", "exp": int(time.time()) - 10}, jwt_secret)
-    forged = jwt.encode({"sub": "t", "scope": "predict", "exp": int(time.time()) + 60}, "x" * 40)
+    now = int(time.time())
+    claims = {"sub": "t", "scope": "predict", "iss": "churn-ui", "aud": "churn-api", "iat": now}
+    expired = jwt.encode({**claims, "iat": now - 400, "exp": now - 60}, jwt_secret)
+    forged = jwt.encode({**claims, "exp": now + 60}, "another-secret-another-secret-0123456789")
+    century = jwt.encode({**claims, "exp": now + 100 * 365 * 86_400}, jwt_secret)
+    no_audience = jwt.encode({**claims, "aud": None, "exp": now + 60}, jwt_secret)
+    unsigned = jwt.encode({**claims, "exp": now + 60}, None, algorithm="none")
     for headers in (
         {},
         {"Authorization": "Bearer garbage"},
         {"Authorization": "Token abc"},
         _h(expired),
         _h(forged),
+        _h(century),
+        _h(no_audience),
+        _h(unsigned),
     ):
         r = requests.post(url, json={}, headers=headers)
         assert r.status_code == 401, headers
         assert r.headers["WWW-Authenticate"] == "Bearer"
         assert r.json()["detail"][0]["field"] == "Authorization"
     assert requests.post(url, json={}, headers=_h(tokens["admin"])).status_code == 403
+    # The UI's secret never makes an admin, whatever the token claims.
+    ui_admin = jwt.encode({**claims, "scope": "predict admin", "exp": now + 60}, jwt_secret)
+    refused = requests.post(secured_api.url + "/admin/reload", headers=_h(ui_admin))
+    assert refused.status_code == 403 and "not trusted for the 'admin'" in refused.text
     assert (
         requests.post(secured_api.url + "/admin/reload", headers=_h(tokens["predict"])).status_code
         == 403

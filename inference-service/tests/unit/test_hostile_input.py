@@ -62,7 +62,7 @@ def client(
 ) -> Iterator[TestClient]:
     settings_ = Settings(
         model_uri=str(tiny_model_dir),
-        jwt_secret=None,
+        churn_dev_mode=True,
         model_public_keys=trusted_pem,
         model_public_keys_file=None,
         model_cache_dir=tmp_path_factory.mktemp("fuzz") / "cache",

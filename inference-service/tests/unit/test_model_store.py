@@ -86,6 +86,7 @@ def _store(tmp_path: Path, trusted_pem: str, versions: dict[str, Path]) -> Model
         model_public_keys=trusted_pem,
         model_public_keys_file=None,
         allow_unsigned_models=False,
+        churn_dev_mode=True,
     )
     store = ModelStore(settings)
     fake = FakeRegistry(settings)

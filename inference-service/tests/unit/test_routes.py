@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi.testclient import TestClient
 
 from churn_api.main import create_app
@@ -20,7 +22,13 @@ from churn_api.responses import BatchResponse, ModelInfo, Prediction
 from churn_api.security import mint_token
 from churn_api.settings import Settings
 
-SECRET = "unit-test-secret-unit-test-secret-0123"
+SECRET = "unit-test-secret-unit-test-secret-0123"  # the UI's: predict only
+ADMIN_KEY = ec.generate_private_key(ec.SECP256R1())  # an operator's
+ADMIN_PEM = (
+    ADMIN_KEY.public_key()
+    .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    .decode()
+)
 TRUSTED: list[str] = []  # the tiny bundle's public key, set by the autouse fixture below
 
 
@@ -46,7 +54,9 @@ def _settings(
 ) -> Settings:
     return Settings(
         model_uri=str(model_uri),
-        jwt_secret=secret,
+        jwt_predict_secret=secret,
+        jwt_admin_public_keys=ADMIN_PEM if secret else None,
+        churn_dev_mode=secret is None,
         model_public_keys=pem or TRUSTED[0],
         model_public_keys_file=None,
         model_cache_dir=tmp / "cache",
@@ -67,12 +77,14 @@ def secured(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> I
 def open_app(
     tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path
 ) -> Iterator[TestClient]:
-    """The app with auth off (JWT_SECRET unset)."""
+    """The app with auth off (CHURN_DEV_MODE and no token key)."""
     yield from _client(_settings(tmp_path_factory.mktemp("open"), tiny_model_dir, None))
 
 
 def _h(*scopes: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {mint_token(SECRET, list(scopes), 60, 'unit')}"}
+    """Admin tokens from the operator's key; predict-only ones from the UI's secret."""
+    key = ADMIN_KEY if "admin" in scopes else SECRET
+    return {"Authorization": f"Bearer {mint_token(key, list(scopes), 60, 'unit')}"}
 
 
 def _golden(model_dir: Path) -> dict[str, Any]:
@@ -181,6 +193,9 @@ def test_auth_on_401_403_and_open_routes(secured: TestClient) -> None:
     # The token is checked before the parameters and the body.
     assert secured.post("/predict?explain=maybe", content=b"{").status_code == 401
     assert secured.post("/admin/reload", headers=_h("predict")).status_code == 403
+    ui_admin = mint_token(SECRET, ["predict", "admin"], 60, "ui", issuer="churn-ui")
+    r = secured.post("/admin/reload", headers={"Authorization": f"Bearer {ui_admin}"})
+    assert r.status_code == 403 and "not trusted for the 'admin' scope" in r.text
     r = secured.post("/admin/reload", headers=_h("admin"))
     assert r.status_code == 200
     assert r.json()["reloaded"] is True
