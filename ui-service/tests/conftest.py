@@ -102,7 +102,11 @@ def start_server(
     cmd: list[str], env: dict[str, str], log: Path, url: str, probe: str, timeout: float = 120
 ) -> Server:
     """Start a server and wait until `probe` answers (any HTTP status)."""
-    clean = {k: v for k, v in os.environ.items() if k not in ("JWT_SECRET", "MODEL_URI")}
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k != "MODEL_URI" and not k.startswith(("JWT_", "API_", "CHURN_DEV_MODE"))
+    }
     process = subprocess.Popen(
         cmd,
         stdout=log.open("wb"),
@@ -128,7 +132,7 @@ def start_server(
 
 
 def start_api(root: Path, env: dict[str, str], wait_ready: bool = True) -> Server:
-    """A real `churn-api` on a free port."""
+    """A real `churn-api` on a free port; auth off (CHURN_DEV_MODE) unless `env` sets keys."""
     root.mkdir(parents=True, exist_ok=True)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -139,6 +143,7 @@ def start_api(root: Path, env: dict[str, str], wait_ready: bool = True) -> Serve
             "PORT": str(port),
             "MODEL_CACHE_DIR": str(root / "cache"),
             "MODEL_REFRESH_SECONDS": "0",
+            "CHURN_DEV_MODE": "true",
             **env,
         },
         root / "api.log",
@@ -162,7 +167,9 @@ def secured_api(tmp_path_factory: pytest.TempPathFactory, trained_model_dir: Pat
         tmp_path_factory.mktemp("ui-secured-api"),
         {
             "MODEL_URI": str(trained_model_dir),
-            "JWT_SECRET": SECRET,
+            # As deployed: the UI's predict-only secret, no dev mode.
+            "CHURN_DEV_MODE": "false",
+            "JWT_PREDICT_SECRET": SECRET,
             "MAX_BODY_BYTES": str(SMALL_BODY_BYTES),
         },
     )

@@ -125,7 +125,7 @@ def test_ui_client_401_without_token(secured_api: str) -> None:
         client.predict(CUSTOMER)
     assert caught.value.status == 401
     assert "Missing bearer token" in caught.value.message
-    assert "API_TOKEN or API_JWT_SECRET" in caught.value.message
+    assert "API_TOKEN or API_PREDICT_SECRET" in caught.value.message
     # The open endpoints stay open.
     assert client.model_info().version
 
@@ -138,26 +138,29 @@ def test_ui_client_401_with_a_token_signed_by_another_secret(secured_api: str) -
 
 def test_ui_client_403_without_predict_scope(secured_api: str) -> None:
     now = int(time.time())
-    admin_only = jwt.encode({"sub": "t", "scope": "admin", "exp": now + 60}, SECRET, "HS256")
+    claims = {"sub": "t", "iss": "churn-ui", "aud": "churn-api", "iat": now, "exp": now + 60}
+    admin_only = jwt.encode({**claims, "scope": "admin"}, SECRET, "HS256")
     client = ChurnApiClient(secured_api, TokenSource(token=admin_only))
     with pytest.raises(ApiForbiddenError, match="'predict' permission"):
         client.predict(CUSTOMER)
 
 
 def test_ui_client_mints_a_predict_token_from_the_secret(secured_api: str) -> None:
-    settings = UISettings(api_base_url=secured_api, api_jwt_secret=SECRET)
+    settings = UISettings(api_base_url=secured_api, api_predict_secret=SECRET)
     client = ChurnApiClient.from_settings(settings)
     assert client.predict(CUSTOMER).customerID == "TEST-0001"
     token = client.tokens.token()
     assert token is not None
-    claims = jwt.decode(token, SECRET, algorithms=["HS256"])
+    claims = jwt.decode(token, SECRET, algorithms=["HS256"], audience="churn-api")
     assert claims["scope"] == "predict" and claims["sub"] == "churn-ui"
+    assert (claims["iss"], claims["aud"]) == ("churn-ui", "churn-api")
+    assert claims["exp"] - claims["iat"] == settings.api_token_ttl_seconds
     assert 0 < claims["exp"] - time.time() <= settings.api_token_ttl_seconds
 
 
 def test_ui_client_413_for_a_body_over_the_limit(secured_api: str) -> None:
     client = ChurnApiClient.from_settings(
-        UISettings(api_base_url=secured_api, api_jwt_secret=SECRET)
+        UISettings(api_base_url=secured_api, api_predict_secret=SECRET)
     )
     with pytest.raises(ApiPayloadTooLargeError, match="too large"):
         client.predict_batch([CUSTOMER] * 60)

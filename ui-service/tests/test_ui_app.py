@@ -32,7 +32,7 @@ def test_ui_frame_draws_the_status_line_once_on_every_page(
     monkeypatch.setenv("API_BASE_URL", closed_port_url)
     monkeypatch.setenv("CONNECT_RETRIES", "0")
     monkeypatch.delenv("API_TOKEN", raising=False)
-    monkeypatch.delenv("API_JWT_SECRET", raising=False)
+    monkeypatch.delenv("API_PREDICT_SECRET", raising=False)
     at = AppTest.from_file(APP, default_timeout=60).run()
     for page, title, failure in PAGES:
         at.switch_page(page).run()

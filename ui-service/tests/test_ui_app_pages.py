@@ -21,7 +21,7 @@ SECRET = "ui-tests-secret-0123456789abcdef0123456789"  # same as conftest.SECRET
 def _app(monkeypatch: pytest.MonkeyPatch, base_url: str, **env: str) -> AppTest:
     monkeypatch.setenv("API_BASE_URL", base_url)
     monkeypatch.delenv("API_TOKEN", raising=False)
-    monkeypatch.delenv("API_JWT_SECRET", raising=False)
+    monkeypatch.delenv("API_PREDICT_SECRET", raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     return AppTest.from_file(APP, default_timeout=120)
@@ -142,8 +142,8 @@ def test_ui_score_page_with_auth(monkeypatch: pytest.MonkeyPatch, secured_api: s
     assert not at.exception
     assert "not signed in" in "\n".join(e.value for e in at.error)
 
-    # With the shared secret the UI mints its own predict-scoped token and scoring works.
-    monkeypatch.setenv("API_JWT_SECRET", SECRET)
+    # With the predict secret the UI mints its own predict-scoped token and scoring works.
+    monkeypatch.setenv("API_PREDICT_SECRET", SECRET)
     at.button(key=SUBMIT).click().run()
     assert not at.exception
     assert "not signed in" not in "\n".join(e.value for e in at.error)

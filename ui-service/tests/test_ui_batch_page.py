@@ -36,7 +36,7 @@ def api_url(small_info: ModelInfo) -> Iterator[str]:
 def _batch_page(monkeypatch: pytest.MonkeyPatch, url: str, **env: str) -> AppTest:
     monkeypatch.setenv("API_BASE_URL", url)
     monkeypatch.setenv("CONNECT_RETRIES", "0")
-    for name in ("API_TOKEN", "API_JWT_SECRET", "MAX_UPLOAD_MB", "MAX_UPLOAD_ROWS"):
+    for name in ("API_TOKEN", "API_PREDICT_SECRET", "MAX_UPLOAD_MB", "MAX_UPLOAD_ROWS"):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)

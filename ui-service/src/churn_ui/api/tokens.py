@@ -1,15 +1,24 @@
-"""The bearer token the UI sends: a fixed one, or one it mints from the shared JWT secret."""
+"""The bearer token the UI sends: a fixed one, or a short-lived `predict` token it mints.
+
+The UI holds only the API's predict-only secret (API_PREDICT_SECRET = the API's
+JWT_PREDICT_SECRET): the API never grants `admin` to a token that secret verifies, so a
+compromised console cannot reach /admin (docs/api.md "Authentication").
+"""
 
 from __future__ import annotations
 
 import threading
 import time
+from typing import TYPE_CHECKING
 
 import jwt
 
+if TYPE_CHECKING:
+    from churn_ui.settings import UISettings
+
 
 class TokenSource:
-    """The bearer token: a fixed one, or one minted from the shared secret and renewed early."""
+    """The bearer token: a fixed one, or one minted from the predict secret and renewed early."""
 
     def __init__(
         self,
@@ -17,13 +26,27 @@ class TokenSource:
         secret: str | None = None,
         ttl_seconds: int = 300,
         subject: str = "churn-ui",
+        issuer: str = "churn-ui",
+        audience: str = "churn-api",
     ) -> None:
         self._fixed = token
         self._secret = secret
         self._ttl = ttl_seconds
-        self._subject = subject
+        self._claims = {"sub": subject, "scope": "predict", "iss": issuer, "aud": audience}
         self._minted: tuple[str, float] | None = None
         self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: UISettings) -> TokenSource:
+        """The token source the UI settings describe."""
+        return cls(
+            settings.api_token.get_secret_value() if settings.api_token else None,
+            settings.api_predict_secret.get_secret_value() if settings.api_predict_secret else None,
+            settings.api_token_ttl_seconds,
+            settings.api_token_subject,
+            settings.api_token_issuer,
+            settings.api_token_audience,
+        )
 
     @property
     def enabled(self) -> bool:
@@ -46,6 +69,6 @@ class TokenSource:
             # Renew with a third of the lifetime left so a slow request never carries a dead one.
             if self._minted is None or self._minted[1] - now < self._ttl / 3:
                 exp = int(now) + self._ttl
-                claims = {"sub": self._subject, "scope": "predict", "iat": int(now), "exp": exp}
+                claims = {**self._claims, "iat": int(now), "exp": exp}
                 self._minted = (jwt.encode(claims, self._secret, algorithm="HS256"), exp)
             return self._minted[0]
