@@ -159,7 +159,11 @@ def api_server(tmp_path_factory: pytest.TempPathFactory, trained_model_dir: Path
         "HOST": "127.0.0.1",
         "PORT": str(port),
         "MODEL_CACHE_DIR": str(root / "cache"),
-        "JWT_SECRET": "",
+        # Auth off: dev mode and no token keys, whatever the shell holds (docs/api.md).
+        "CHURN_DEV_MODE": "true",
+        "JWT_PREDICT_SECRET": "",
+        "JWT_ADMIN_PUBLIC_KEYS": "",
+        "JWT_ADMIN_PUBLIC_KEYS_FILE": "",
     }
     process = start_process([str(BIN / "churn-api")], root / "api.log", env)
     url = f"http://127.0.0.1:{port}"

@@ -46,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if argv and argv[0] in ("-h", "--help"):
         print(
             "churn-ui: serves the churn console at http://HOST:PORT/ui\n"
-            "Environment: API_BASE_URL, API_TOKEN or API_JWT_SECRET, HOST, PORT, "
+            "Environment: API_BASE_URL, API_TOKEN or API_PREDICT_SECRET, HOST, PORT, "
             "REQUEST_TIMEOUT, BATCH_CHUNK_ROWS, MAX_UPLOAD_MB, MAX_UPLOAD_ROWS"
         )
         return

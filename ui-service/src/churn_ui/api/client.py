@@ -59,12 +59,7 @@ class ChurnApiClient:
         """A client configured from the UI settings."""
         return cls(
             settings.api_base_url,
-            TokenSource(
-                settings.api_token.get_secret_value() if settings.api_token else None,
-                settings.api_jwt_secret.get_secret_value() if settings.api_jwt_secret else None,
-                settings.api_token_ttl_seconds,
-                settings.api_token_subject,
-            ),
+            TokenSource.from_settings(settings),
             timeout=settings.request_timeout,
             connect_timeout=settings.connect_timeout,
             connect_retries=settings.connect_retries,

@@ -76,7 +76,7 @@ def error_for(status: int, errors: list[FieldError], text: str) -> ApiError:
         reason = errors[0].message if errors else "no valid token"
         return ApiUnauthorizedError(
             "The scoring service refused the request because the UI is not signed in "
-            f"({reason}). Ask an administrator to set API_TOKEN or API_JWT_SECRET.",
+            f"({reason}). Ask an administrator to set API_TOKEN or API_PREDICT_SECRET.",
             status,
         )
     if status == 403:
