@@ -23,7 +23,10 @@ DEFAULT_MAX_BATCH_ROWS = 10_000
 class Settings(BaseSettings):
     """Every knob of the inference service; each maps to an upper-case environment variable."""
 
-    model_config = SettingsConfigDict(env_file=None, extra="ignore", protected_namespaces=())
+    # hide_input_in_errors: a refused secret must never be printed in the error.
+    model_config = SettingsConfigDict(
+        env_file=None, extra="ignore", protected_namespaces=(), hide_input_in_errors=True
+    )
 
     host: str = "0.0.0.0"
     port: int = Field(8000, ge=0, le=65535)
