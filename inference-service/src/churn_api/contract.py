@@ -9,11 +9,17 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 Category = str | int
 
 
-class _Strictish(BaseModel):
+class _ContractPart(BaseModel):
+    """A part of the contract: frozen, and tolerant of keys this server does not know.
+
+    Unknown keys are kept, not refused: a newer trainer may add information (drift references,
+    reports) that an older server can ignore; every key this server relies on is typed here.
+    """
+
     model_config = ConfigDict(extra="allow", frozen=True)
 
 
-class FieldSpec(_Strictish):
+class FieldSpec(_ContractPart):
     """One input field as the training job describes it."""
 
     name: str
@@ -36,7 +42,7 @@ class FieldSpec(_Strictish):
         return self
 
 
-class EncodedFeature(_Strictish):
+class EncodedFeature(_ContractPart):
     """One column of the encoded float32 row."""
 
     name: str
@@ -44,7 +50,7 @@ class EncodedFeature(_Strictish):
     category: Category | None = None
 
 
-class ImputationRule(_Strictish):
+class ImputationRule(_ContractPart):
     """A missing `field` takes `value` (not its default) when `when_field` equals `equals`."""
 
     field: str
@@ -53,7 +59,7 @@ class ImputationRule(_Strictish):
     value: Category | float
 
 
-class Calibration(_Strictish):
+class Calibration(_ContractPart):
     """Isotonic (x, y) or sigmoid (a, b) mapping from raw to calibrated probability."""
 
     method: Literal["isotonic", "sigmoid", "none"]
@@ -74,7 +80,7 @@ class Calibration(_Strictish):
         return self
 
 
-class Threshold(_Strictish):
+class Threshold(_ContractPart):
     """The decision threshold and the business values behind it."""
 
     value: float = Field(ge=0, le=1)
@@ -85,14 +91,14 @@ class Threshold(_Strictish):
     offer_success_rate: float = 0.0
 
 
-class RiskBand(_Strictish):
+class RiskBand(_ContractPart):
     """A named probability band: the first band whose upper exceeds p."""
 
     name: str
     upper: float
 
 
-class FeatureContract(_Strictish):
+class FeatureContract(_ContractPart):
     """feature_contract.json, schema_version 1."""
 
     schema_version: Literal[1]
