@@ -149,6 +149,11 @@ def train(tracking_uri: str, extra: Sequence[str], keys: dict[str, str]) -> None
     subprocess.run(cmd, check=True, env=env)
 
 
+# The local stack has no login and no token (it says so): both services run in the clearly
+# named development mode, the only way churn-api starts without token keys.
+DEV_MODE = {"CHURN_DEV_MODE": "true"}
+
+
 def serve(stack: Stack, tracking_uri: str, args: argparse.Namespace, keys: dict[str, str]) -> None:
     api = f"http://{args.host}:{args.api_port}"
     stack.start(
@@ -158,6 +163,7 @@ def serve(stack: Stack, tracking_uri: str, args: argparse.Namespace, keys: dict[
             "MLFLOW_TRACKING_URI": tracking_uri,
             "HOST": args.host,
             "PORT": str(args.api_port),
+            **DEV_MODE,
             **{k: v for k, v in keys.items() if k == "MODEL_PUBLIC_KEYS_FILE"},
         },
     )
@@ -165,7 +171,7 @@ def serve(stack: Stack, tracking_uri: str, args: argparse.Namespace, keys: dict[
     stack.start(
         "ui",
         [str(BIN / "churn-ui")],
-        {"API_BASE_URL": api, "HOST": args.host, "PORT": str(args.ui_port)},
+        {"API_BASE_URL": api, "HOST": args.host, "PORT": str(args.ui_port), **DEV_MODE},
     )
     ui = f"http://{args.host}:{args.ui_port}/ui"
     wait_http(f"{ui}/_stcore/health", stack.check)
@@ -175,10 +181,11 @@ def serve(stack: Stack, tracking_uri: str, args: argparse.Namespace, keys: dict[
         f"  UI       {ui}\n"
         f"  MLflow   {tracking_uri}\n"
         + (
-            "No login and no token: anyone on this machine can use these (loopback only).\n"
+            "No login and no token (CHURN_DEV_MODE): anyone on this machine can use these "
+            "(loopback only).\n"
             "For the locked-down system use `docker compose up` (docs/docker.md).\n"
             if args.host in ("127.0.0.1", "localhost", "::1")
-            else f"WARNING: listening on {args.host} with no login and no token.\n"
+            else f"WARNING: listening on {args.host} with no login and no token (CHURN_DEV_MODE).\n"
         )
         + "Ctrl-C stops everything.\n",
         flush=True,

@@ -4,6 +4,8 @@ Run by the one-shot `secrets` service (trainer image, no network) before anythin
 
   python /opt/secrets/generate.py          create what is missing, hand each service its share
   python /opt/secrets/generate.py show     print the console and MLflow admin logins
+  python /opt/secrets/generate.py show --admin-token [--ttl SECONDS]
+                                           print an API `admin` token (ES256, 15 min default)
 
 Every value is generated once with `secrets` (or an ECDSA P-256 key pair with `cryptography`)
 and kept in the master volume (/secrets/master, root-only, mounted nowhere else). Each run then
@@ -12,21 +14,28 @@ what that service needs (files 0400, owned by the services' user 10001):
 
   mlflow   admin_password trainer_password api_password   (mlflow-entrypoint's *_FILE inputs)
   trainer  mlflow_password signing-key.pem                 (MODEL_SIGNING_KEY_FILE)
-  api      jwt_secret mlflow_password model-public-keys.pem (MODEL_PUBLIC_KEYS_FILE)
-  ui       jwt_secret
+  api      jwt_predict_secret mlflow_password model-public-keys.pem (MODEL_PUBLIC_KEYS_FILE)
+           jwt-admin-public-keys.pem                       (JWT_ADMIN_PUBLIC_KEYS_FILE)
+  ui       api_predict_secret                              (the same predict-only secret)
   proxy    console.htpasswd                                (nginx basic auth for /ui)
   grafana  admin_password                                  (monitoring profile; Grafana's uid 472)
 
-JWT_SECRET, CONSOLE_USERNAME and CONSOLE_PASSWORD from .env (or the shell) win over generated
-values and are kept as the new ones.
+The API's tokens (docs/api.md "Authentication"): the UI gets a predict-only HS256 secret; the
+operator's ES256 admin key pair is generated here and its private half never leaves the master
+volume: `show --admin-token` signs a short-lived admin token with it, the API holds the public half.
+
+CONSOLE_USERNAME and CONSOLE_PASSWORD from .env (or the shell) win over generated values and are
+kept as the new ones. JWT_SECRET is no longer used: it is refused, so an old .env fails loudly.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import secrets
 import sys
+import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -37,6 +46,8 @@ SERVICE_UID = int(os.environ.get("SERVICE_UID", "10001"))
 OWNERS = {"grafana": 472}  # the public Grafana image's user; every image of ours runs as 10001
 DEFAULT_CONSOLE_USER = "churn"
 MIN_PASSWORD = 12
+ADMIN_TOKEN_TTL = 900
+MAX_ADMIN_TOKEN_TTL = 3600  # the API's default JWT_MAX_LIFETIME_SECONDS
 
 
 def token() -> str:
@@ -110,10 +121,14 @@ def generate() -> dict[str, str]:
     console_password = env.get("CONSOLE_PASSWORD") or None
     if console_password is not None and len(console_password) < MIN_PASSWORD:
         sys.exit(f"secrets: CONSOLE_PASSWORD is shorter than {MIN_PASSWORD} characters")
+    if env.get("JWT_SECRET"):
+        sys.exit(
+            "secrets: JWT_SECRET is no longer used (the UI's predict-only secret and the "
+            "operator's admin key are generated): remove it from .env (docs/docker.md)"
+        )
     values = {
-        "jwt_secret": master_value(
-            "jwt_secret", lambda: secrets.token_hex(32), env.get("JWT_SECRET")
-        ),
+        "jwt_predict_secret": master_value("jwt_predict_secret", lambda: secrets.token_hex(32)),
+        "jwt_admin_key": master_value("jwt-admin-key.pem", signing_key),
         "console_username": master_value(
             "console_username", lambda: DEFAULT_CONSOLE_USER, env.get("CONSOLE_USERNAME")
         ),
@@ -126,6 +141,7 @@ def generate() -> dict[str, str]:
     }
     values["public_key"] = public_key(values["signing_key"])
     write(MASTER / "signing-key.pub.pem", values["public_key"], owner=None)
+    values["jwt_admin_public_key"] = public_key(values["jwt_admin_key"])
     return values
 
 
@@ -142,11 +158,12 @@ def hand_out(values: dict[str, str]) -> None:
             "signing-key.pem": values["signing_key"],
         },
         "api": {
-            "jwt_secret": values["jwt_secret"],
+            "jwt_predict_secret": values["jwt_predict_secret"],
+            "jwt-admin-public-keys.pem": values["jwt_admin_public_key"],
             "mlflow_password": values["mlflow_api_password"],
             "model-public-keys.pem": values["public_key"],
         },
-        "ui": {"jwt_secret": values["jwt_secret"]},
+        "ui": {"api_predict_secret": values["jwt_predict_secret"]},
         "proxy": {
             "console.htpasswd": htpasswd(values["console_username"], values["console_password"])
         },
@@ -156,8 +173,44 @@ def hand_out(values: dict[str, str]) -> None:
         folder = ROOT / service
         if not folder.is_dir():
             continue  # that service's volume is not mounted in this run
+        for name in {p.name for p in folder.iterdir() if p.is_file()} - set(files):
+            (folder / name).unlink()  # a share no longer handed out (the old jwt_secret)
         for name, text in files.items():
             write(folder / name, text, owner=OWNERS.get(service, SERVICE_UID))
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def admin_token(private_pem: str, ttl: int) -> str:
+    """An ES256 JWT with scope `admin` (RFC 7515/7518), as `churn-api token --key` mints it."""
+    import hashlib
+
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+    key = serialization.load_pem_private_key(private_pem.encode(), password=None)
+    assert isinstance(key, ec.EllipticCurvePrivateKey)
+    der = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    header = {"alg": "ES256", "typ": "JWT", "kid": hashlib.sha256(der).hexdigest()[:16]}
+    now = int(time.time())
+    claims = {
+        "sub": "compose-operator",
+        "scope": "admin predict",
+        "iss": "churn-operator",
+        "aud": "churn-api",
+        "iat": now,
+        "exp": now + ttl,
+    }
+    signing_input = ".".join(
+        b64url(json.dumps(part, separators=(",", ":")).encode()) for part in (header, claims)
+    )
+    r, s = decode_dss_signature(key.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256())))
+    return f"{signing_input}.{b64url(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
 
 
 def show() -> None:
@@ -167,6 +220,12 @@ def show() -> None:
     )
     if "console_password" not in read:
         sys.exit("secrets: nothing generated yet; run `docker compose up` first")
+    if "--admin-token" in sys.argv:
+        ttl = int(sys.argv[sys.argv.index("--ttl") + 1]) if "--ttl" in sys.argv else ADMIN_TOKEN_TTL
+        if not 1 <= ttl <= MAX_ADMIN_TOKEN_TTL:
+            sys.exit(f"secrets: --ttl must be 1..{MAX_ADMIN_TOKEN_TTL} seconds")
+        print(admin_token(read["jwt-admin-key.pem"], ttl))
+        return
     if "--json" in sys.argv:
         print(
             json.dumps(
@@ -186,6 +245,7 @@ def show() -> None:
     print(f"console (http://localhost/ui): {read['console_username']} / {read['console_password']}")
     print(f"MLflow UI (docker/mlflow/publish-ui.yml): admin / {read['mlflow_admin_password']}")
     print(f"Grafana (monitoring profile): admin / {read['grafana_admin_password']}")
+    print("API admin token (POST /admin/reload inside the network): show --admin-token")
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """`docker compose up` end to end on a real Docker engine: the system as it runs on AWS.
 
-From nothing, with nothing configured (no JWT secret, no password: the `secrets` service
+From nothing, with nothing configured (no token key, no password: the `secrets` service
 generates them): build, start (the trainer publishes a champion), then through the proxy on the
 host's port 80 (the load balancer's stand-in): an authenticated prediction that reproduces the
 model's golden examples, the console behind its login (page, health, websocket), the proxy's
@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import jwt
 import pytest
 import requests
 from e2e_helpers import (
@@ -182,10 +183,39 @@ def compose(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Compose]:
 
 
 def token(stack: Compose, scope: str) -> str:
-    """A token minted inside the API container from the secret file the stack generated."""
-    mint = f'JWT_SECRET="$(cat /run/secrets/jwt_secret)" exec churn-api token --scope {scope}'
+    """`admin`: the operator's way (docs/docker.md), signed with the admin key in the master
+    volume. `predict`: minted inside the API container from the generated predict secret."""
+    if scope == "admin":
+        shown = stack.run("run", "--rm", "-T", "secrets", "show", "--admin-token", timeout=120)
+        return shown.stdout.strip().splitlines()[-1]
+    mint = (
+        'JWT_PREDICT_SECRET="$(cat /run/secrets/jwt_predict_secret)" '
+        "exec churn-api token --scope predict --issuer churn-ui"
+    )
     minted = stack.run("exec", "-T", "api", "sh", "-c", mint, timeout=60)
     return minted.stdout.strip().splitlines()[-1]
+
+
+# Run in the UI container: a token made with everything the UI holds, claiming `admin`, sent
+# to the API inside the network (the proxy 404s /admin from outside), then an operator's token.
+RELOAD_FROM_UI = """
+import json, sys, time, urllib.error, urllib.request
+import jwt
+secret = open("/run/secrets/api_predict_secret").read()
+now = int(time.time())
+claims = {"sub": "churn-ui", "iss": "churn-ui", "aud": "churn-api", "iat": now, "exp": now + 300}
+def reload(token):
+    request = urllib.request.Request(
+        "http://api:8000/admin/reload", method="POST", data=b"{}",
+        headers={"Authorization": "Bearer " + token, "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.status, json.load(answer)
+    except urllib.error.HTTPError as error:
+        return error.code, json.load(error)
+forged = jwt.encode({**claims, "scope": "admin predict"}, secret, algorithm="HS256")
+print(json.dumps({"from_ui": reload(forged), "operator": reload(sys.argv[1])}))
+"""
 
 
 def in_api(stack: Compose, code: str) -> object:
@@ -203,8 +233,21 @@ def test_e2e_compose_serves_through_the_proxy(compose: Compose) -> None:
 
     golden = champion_golden_examples(compose.mlflow)
     example = golden["examples"][0]
+    # /predict needs a token: none, and one signed with anything but the generated keys, is 401.
     unauthenticated = requests.post(f"{compose.http}/predict", json=example["input"], timeout=10)
     assert unauthenticated.status_code == 401, unauthenticated.text
+    forged = jwt.encode(
+        {"sub": "x", "scope": "predict", "iss": "churn-ui", "aud": "churn-api", "exp": 2**31},
+        "a-guessed-secret-that-the-stack-did-not-generate",
+        algorithm="HS256",
+    )
+    refused = requests.post(
+        f"{compose.http}/predict",
+        json=example["input"],
+        headers={"Authorization": f"Bearer {forged}"},
+        timeout=10,
+    )
+    assert refused.status_code == 401, refused.text
 
     headers = {"Authorization": f"Bearer {token(compose, 'predict')}"}
     for example in golden["examples"][:5]:
@@ -283,6 +326,20 @@ def test_e2e_compose_proxy_refuses_operator_routes_and_non_json_writes(compose: 
         answer = requests.post(f"{compose.http}/predict", data="{}", headers=sent, timeout=5)
         assert answer.status_code == 415, (content_type, answer.status_code)
         assert answer.headers["content-type"].startswith("application/json")
+
+
+def test_e2e_compose_ui_credentials_cannot_reach_admin(compose: Compose) -> None:
+    """Issue 12: whoever takes the UI container cannot mint an `admin` token."""
+    admin = token(compose, "admin")
+    answers = compose.run(
+        "exec", "-T", "ui", "python", "-c", RELOAD_FROM_UI, admin, timeout=120
+    ).stdout
+    result = json.loads(answers.strip().splitlines()[-1])
+    status, body = result["from_ui"]
+    assert status == 403, body
+    assert "not trusted for the 'admin' scope" in json.dumps(body)
+    status, body = result["operator"]
+    assert status == 200 and body["reloaded"] is True, body
 
 
 def test_e2e_compose_security_headers(compose: Compose) -> None:

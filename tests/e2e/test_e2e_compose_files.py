@@ -10,6 +10,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -100,11 +101,18 @@ def test_e2e_compose_start_order_and_routing(config: dict) -> None:
     assert services["ui"]["environment"]["API_BASE_URL"] == "http://api:8000"
     (port,) = services["proxy"]["ports"]
     assert (port["target"], port["published"], port["host_ip"]) == (80, "80", "127.0.0.1")
-    # The UI and the API read the same generated JWT secret, even on a fresh clone without .env.
+    # The UI and the API read the same generated predict-only secret, even on a fresh clone
+    # without .env; the API trusts the operator's admin key by its public half only.
     api_command = " ".join(services["api"]["command"])
     ui_command = " ".join(services["ui"]["command"])
-    assert "JWT_SECRET=$$(cat /run/secrets/jwt_secret)" in api_command
-    assert "API_JWT_SECRET=$$(cat /run/secrets/jwt_secret)" in ui_command
+    assert "JWT_PREDICT_SECRET=$$(cat /run/secrets/jwt_predict_secret)" in api_command
+    assert "API_PREDICT_SECRET=$$(cat /run/secrets/api_predict_secret)" in ui_command
+    assert services["api"]["environment"]["JWT_ADMIN_PUBLIC_KEYS_FILE"] == (
+        "/run/secrets/jwt-admin-public-keys.pem"
+    )
+    for name in ("api", "ui"):
+        text = json.dumps(services[name])
+        assert "JWT_SECRET" not in text and "CHURN_DEV_MODE" not in text, name
     assert api_command.endswith("exec churn-api") and ui_command.endswith("exec churn-ui")
     api_health = " ".join(services["api"]["healthcheck"]["test"])
     assert "/health/ready" in api_health
@@ -142,7 +150,8 @@ def test_e2e_compose_secrets_are_generated_and_handed_out_per_service(config: di
     services = config["services"]
     generator = services["secrets"]
     assert generator["network_mode"] == "none" and generator["cap_add"] == ["CHOWN"]
-    assert generator["environment"]["JWT_SECRET"] == "", "no secret value from the repository"
+    # JWT_SECRET is passed only to be refused (generate.py); no value from the repository.
+    assert generator["environment"]["JWT_SECRET"] == ""
     shares = {
         "mlflow": "secrets-mlflow",
         "trainer": "secrets-trainer",
@@ -197,3 +206,66 @@ def test_e2e_compose_containers_are_hardened(config: dict) -> None:
         assert int(service["mem_limit"]) > 0, name
         assert any(t.split(":")[0] == "/tmp" for t in service.get("tmpfs", [])), name
     assert "cap_add" not in services["api"] and "cap_add" not in services["proxy"]
+
+
+def _generate(root: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """docker/secrets/generate.py on this machine, with `root` for its volumes."""
+    return subprocess.run(
+        [sys.executable, str(ROOT / "docker/secrets/generate.py"), *args],
+        env={
+            **clean_env(),
+            "SECRETS_ROOT": str(root),
+            "SERVICE_UID": str(os.getuid()),
+            "JWT_SECRET": "",
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_e2e_compose_token_keys_never_let_the_ui_mint_admin(tmp_path: Path) -> None:
+    """The generated shares, checked by the API's own authenticator: the operator's admin token
+    from `secrets show --admin-token` is admin; anything the UI's secret signs is not."""
+    pytest.importorskip("cryptography")
+    import jwt
+
+    from churn_api.security import AuthError, mint_token
+    from churn_api.settings import Settings, authenticator
+
+    for share in ("api", "ui"):
+        (tmp_path / share).mkdir()
+    (tmp_path / "ui" / "jwt_secret").write_text("the old shared secret, left from before")
+    done = _generate(tmp_path)
+    assert done.returncode == 0, done.stderr
+    api, ui = tmp_path / "api", tmp_path / "ui"
+    assert sorted(p.name for p in ui.iterdir()) == ["api_predict_secret"]
+    assert "jwt_secret" not in {p.name for p in api.iterdir()}
+    assert "PRIVATE" not in "".join(p.read_text() for p in api.iterdir() if p.suffix == ".pem")
+    assert (tmp_path / "master" / "jwt-admin-key.pem").is_file()
+    assert len((ui / "api_predict_secret").read_text()) == 64
+
+    shown = _generate(tmp_path, "show", "--admin-token")
+    assert shown.returncode == 0, shown.stderr
+    admin = shown.stdout.strip()
+    settings = Settings(
+        jwt_predict_secret=(api / "jwt_predict_secret").read_text(),
+        jwt_admin_public_keys_file=api / "jwt-admin-public-keys.pem",
+        churn_dev_mode=False,
+    )
+    auth = authenticator(settings)
+    assert auth.authorize(f"Bearer {admin}", "admin").sub == "compose-operator"
+    claims = jwt.decode(admin, options={"verify_signature": False})
+    assert claims["exp"] - claims["iat"] == 900
+
+    ui_secret = (ui / "api_predict_secret").read_text()
+    from_ui = mint_token(ui_secret, ["predict", "admin"], 300, "ui", issuer="churn-ui")
+    assert auth.authorize(f"Bearer {from_ui}", "predict").scopes == {"predict"}
+    with pytest.raises(AuthError) as refused:
+        auth.authorize(f"Bearer {from_ui}", "admin")
+    assert refused.value.status == 403
+
+    assert "--ttl must be" in _generate(tmp_path, "show", "--admin-token", "--ttl", "90000").stderr
+    old = _generate(tmp_path, JWT_SECRET="an-old-shared-secret-from-a-dot-env-file")
+    assert old.returncode != 0 and "JWT_SECRET is no longer used" in old.stderr

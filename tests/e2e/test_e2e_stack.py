@@ -151,7 +151,9 @@ def test_e2e_stack_trains_serves_and_stops_cleanly(first_run: RunningStack) -> N
     for url in (stack.api, f"{stack.ui}/ui", stack.mlflow):
         assert url in out, f"the launcher did not print {url}"
     # It says the local stack has no login, and it made its own model-signing keys.
-    assert "No login and no token" in out
+    assert "No login and no token (CHURN_DEV_MODE)" in out
+    # The API says loudly that it runs open, in development mode only.
+    assert "CHURN_DEV_MODE is on and no token key is set" in out, out[-3000:]
     keys = stack.state / "keys"
     assert "new model-signing key pair" in out, out[-3000:]
     assert (keys / "signing-key.pem").stat().st_mode & 0o077 == 0, "private key readable by others"
