@@ -2,20 +2,39 @@
 # never appear in task definitions. They are in the Terraform state too: keep the state
 # encrypted and access-controlled (README.md).
 
-resource "random_password" "jwt" {
+# The UI's token secret: HS256, trusted by the API for the `predict` scope only
+# (JWT_PREDICT_SECRET / API_PREDICT_SECRET). `admin` tokens are ES256, signed by operators with
+# keys Terraform never sees; the API gets their public halves (var.admin_token_public_keys).
+resource "random_password" "jwt_predict" {
   length  = 48
   special = false # 48 alphanumerics = 285 bits; avoids quoting issues in shells and URIs.
 }
 
-resource "aws_secretsmanager_secret" "jwt" {
+resource "aws_secretsmanager_secret" "jwt_predict" {
   name_prefix             = "${var.project}/jwt-secret-"
-  description             = "HS256 signing key of the churn API tokens"
+  description             = "HS256 key of the UI's predict-only tokens for the churn API"
   recovery_window_in_days = 7
 }
 
-resource "aws_secretsmanager_secret_version" "jwt" {
-  secret_id     = aws_secretsmanager_secret.jwt.id
-  secret_string = random_password.jwt.result
+resource "aws_secretsmanager_secret_version" "jwt_predict" {
+  secret_id     = aws_secretsmanager_secret.jwt_predict.id
+  secret_string = random_password.jwt_predict.result
+}
+
+# The shared secret of before becomes the predict-only one: same value, no token is cut off.
+moved {
+  from = random_password.jwt
+  to   = random_password.jwt_predict
+}
+
+moved {
+  from = aws_secretsmanager_secret.jwt
+  to   = aws_secretsmanager_secret.jwt_predict
+}
+
+moved {
+  from = aws_secretsmanager_secret_version.jwt
+  to   = aws_secretsmanager_secret_version.jwt_predict
 }
 
 resource "random_password" "db" {

@@ -27,10 +27,12 @@ module "api" {
     MODEL_CACHE_DIR       = "${local.api_model_cache_root}/models" # on a writable volume
     # Only bundles signed by the trainer's KMS key are served (signing.tf).
     MODEL_PUBLIC_KEYS = data.aws_kms_public_key.model_signing.public_key_pem
+    # Operators' ES256 public keys: the only tokens granted `admin` (empty: /admin is closed).
+    JWT_ADMIN_PUBLIC_KEYS = join("\n", var.admin_token_public_keys)
   }
   # MLFLOW_TRACKING_USERNAME/PASSWORD: the read-only MLflow identity (secrets.tf).
   secrets = merge(
-    { JWT_SECRET = aws_secretsmanager_secret.jwt.arn },
+    { JWT_PREDICT_SECRET = aws_secretsmanager_secret.jwt_predict.arn },
     local.mlflow_api_credentials,
   )
   stop_timeout       = 30
@@ -93,7 +95,8 @@ module "ui" {
     API_BASE_URL = "http://api:${local.api_port}" # Service Connect, never the internet.
   }
   secrets = {
-    API_JWT_SECRET = aws_secretsmanager_secret.jwt.arn
+    # Predict-only: the API never grants `admin` to a token this secret verifies.
+    API_PREDICT_SECRET = aws_secretsmanager_secret.jwt_predict.arn
   }
   stop_timeout       = 60 # Matches the UI target group's deregistration delay.
   log_retention_days = var.log_retention_days

@@ -270,6 +270,20 @@ variable "model_alias" {
   default     = "champion"
 }
 
+variable "admin_token_public_keys" {
+  description = "Operators' EC P-256 public keys (PEM) trusted for the API's `admin` tokens (JWT_ADMIN_PUBLIC_KEYS); make a pair with `churn-api keygen`, mint with `churn-api token --scope admin --key`. Empty: nobody can call /admin/reload."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition = alltrue([
+      for pem in var.admin_token_public_keys :
+      strcontains(pem, "-----BEGIN PUBLIC KEY-----") && !strcontains(pem, "PRIVATE")
+    ])
+    error_message = "admin_token_public_keys holds PEM public keys only (never a private key)."
+  }
+}
+
 variable "model_refresh_seconds" {
   description = "How often the API checks the alias for a new version."
   type        = number

@@ -93,10 +93,12 @@ def test_ui_reaches_api_through_service_connect(root: Module) -> None:
 
 def test_secrets_are_injected_not_written_into_task_definitions(root: Module) -> None:
     assert root.modules["api"]["secrets"] == (
-        "${merge({JWT_SECRET = aws_secretsmanager_secret.jwt.arn}, local.mlflow_api_credentials)}"
+        "${merge({JWT_PREDICT_SECRET = aws_secretsmanager_secret.jwt_predict.arn}, "
+        "local.mlflow_api_credentials)}"
     )
+    # The UI holds the predict-only secret and nothing else: it can never mint `admin`.
     assert root.modules["ui"]["secrets"] == {
-        "API_JWT_SECRET": "${aws_secretsmanager_secret.jwt.arn}"
+        "API_PREDICT_SECRET": "${aws_secretsmanager_secret.jwt_predict.arn}"
     }
     assert root.modules["mlflow"]["secrets"] == "${local.mlflow_secrets}"
     assert root.locals["mlflow_secrets"].startswith(
@@ -120,7 +122,16 @@ def test_api_environment_matches_the_contract(root: Module) -> None:
         "MODEL_REFRESH_SECONDS",
         "MODEL_PUBLIC_KEYS",
         "MODEL_CACHE_DIR",
+        "JWT_ADMIN_PUBLIC_KEYS",
     }
+    # `admin` is granted only to tokens signed by operators' keys; Terraform holds the public
+    # halves only, and never sets the development mode.
+    assert environment["JWT_ADMIN_PUBLIC_KEYS"] == '${join("\\n", var.admin_token_public_keys)}'
+    assert root.default("admin_token_public_keys") == []
+    validation = root.variables["admin_token_public_keys"]["validation"][0]["condition"]
+    assert "BEGIN PUBLIC KEY" in validation and "PRIVATE" in validation
+    for call in root.modules.values():
+        assert "CHURN_DEV_MODE" not in json.dumps(call.get("environment", {}))
     # The model cache lives on one of the API's writable volumes (root filesystem read-only).
     assert environment["MODEL_CACHE_DIR"] == "${local.api_model_cache_root}/models"
     assert "${local.api_model_cache_root}" in root.locals["writable_paths"]["api"]
