@@ -217,8 +217,58 @@ def test_e2e_faults_under_load_fail_no_request_and_never_serve_a_tampered_model(
         mlflow.stop()
 
 
-def mlflow_client_alias(uri: str, version: str) -> None:
-    """Point `champion` at a version."""
+def mlflow_client_alias(uri: str, version: str, alias: str = "champion") -> None:
+    """Point an alias (`champion` unless told) at a version."""
     from mlflow.tracking import MlflowClient
 
-    MlflowClient(uri).set_registered_model_alias(MODEL, "champion", version)
+    MlflowClient(uri).set_registered_model_alias(MODEL, alias, version)
+
+
+def test_e2e_a_refused_champion_at_start_serves_the_last_verified_version_degraded(
+    tmp_path: Path, trained_model_dir: Path
+) -> None:
+    """A task that starts while the champion is tampered with still becomes ready: from its
+    cache, else from `previous-champion`, and says it is degraded."""
+    mlflow = start_mlflow(tmp_path / "mlflow")
+    started: list[Any] = []
+
+    def start_api(cache: Path) -> str:
+        port = free_port()
+        process = start_process(
+            [str(BIN / "churn-api")],
+            tmp_path / f"api-{len(started)}.log",
+            {
+                "MLFLOW_TRACKING_URI": mlflow.uri,
+                "MODEL_CACHE_DIR": str(cache),
+                "HOST": "127.0.0.1",
+                "PORT": str(port),
+                "CHURN_DEV_MODE": "true",
+            },
+        )
+        started.append(process)
+        url = f"http://127.0.0.1:{port}"
+        wait_http(f"{url}/health/ready", process, timeout=120)
+        return url
+
+    try:
+        v1 = publish(mlflow.uri, trained_model_dir)
+        first = start_api(tmp_path / "cache")
+        assert requests.get(f"{first}/model", timeout=5).json()["version"] == v1
+        stop_process(started.pop())
+        v2 = publish(mlflow.uri, tampered_copy(trained_model_dir, tmp_path))
+        mlflow_client_alias(mlflow.uri, v1, alias="previous-champion")
+        # With the verified v1 in its cache, and with an empty cache (previous-champion).
+        for cache in (tmp_path / "cache", tmp_path / "empty-cache"):
+            url = start_api(cache)
+            model = requests.get(f"{url}/model", timeout=5).json()
+            assert model["version"] == v1 != v2 and model["degraded"] is True, model
+            assert "altered" in model["degraded_reason"], model
+            metrics = requests.get(f"{url}/metrics", timeout=5).text
+            assert "churn_model_degraded 1.0" in metrics
+            answer = requests.post(f"{url}/predict", json={"tenure": 3}, timeout=5).json()
+            assert answer["model"]["version"] == v1
+            stop_process(started.pop())
+    finally:
+        for process in started:
+            stop_process(process)
+        mlflow.stop()
