@@ -128,9 +128,14 @@ def clean_env(**extra: str) -> dict[str, str]:
             "JWT_SECRET",
             "API_TOKEN",
             "API_JWT_SECRET",
-            # The session's keys: a stack makes and uses its own.
+            # The session's keys and modes: a stack makes and uses its own.
             "MODEL_SIGNING_KEY_FILE",
             "MODEL_PUBLIC_KEYS_FILE",
+            "JWT_PREDICT_SECRET",
+            "JWT_ADMIN_PUBLIC_KEYS",
+            "JWT_ADMIN_PUBLIC_KEYS_FILE",
+            "API_PREDICT_SECRET",
+            "CHURN_DEV_MODE",
         }
     }
     env.update(extra)

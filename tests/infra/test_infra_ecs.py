@@ -207,7 +207,7 @@ def test_mlflow_is_internal_with_private_encrypted_artifacts(root: Module) -> No
     environment = root.locals["mlflow_environment"]
     for name in ('MLFLOW_ARTIFACTS_DESTINATION = "s3://', "MLFLOW_SERVER_ALLOWED_HOSTS ="):
         assert name in environment
-    entrypoint = (ROOT / "docker" / "mlflow" / "entrypoint.sh").read_text()
+    entrypoint = (ROOT / "docker" / "mlflow" / "entrypoint.py").read_text()
     for flag in ("--serve-artifacts", "--artifacts-destination", "--allowed-hosts", "--workers"):
         assert flag in entrypoint, flag
     assert root.locals["create_mlflow"] == "${var.external_mlflow_tracking_uri == null}"
