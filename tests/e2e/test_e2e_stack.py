@@ -161,6 +161,7 @@ def test_e2e_stack_trains_serves_and_stops_cleanly(first_run: RunningStack) -> N
 
     ready = requests.get(f"{stack.api}/health/ready", timeout=5)
     assert ready.status_code == 200 and ready.json()["ready"] is True, ready.text
+    assert ready.json()["dev_mode"] is True  # the local stack is open, and says so
 
     golden = champion_golden_examples(stack.mlflow)
     for example in golden["examples"][:5]:

@@ -199,6 +199,9 @@ class Readiness(BaseModel):
     ready: bool
     model_version: str | None = None
     detail: str | None = None
+    dev_mode: bool = Field(
+        False, description="CHURN_DEV_MODE is on: authentication may be off (development only)"
+    )
 
 
 class ReloadResponse(BaseModel):

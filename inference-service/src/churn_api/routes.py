@@ -46,9 +46,13 @@ async def liveness() -> Response:
 async def readiness(request: Request) -> Response:
     """200 once a model is loaded and its golden examples reproduce; 503 before."""
     store = request.app.state.store
+    # Said on every probe, so nobody mistakes a development API for a guarded one.
+    dev_mode = request.app.state.settings.churn_dev_mode
     if store.current is None:
-        return _json({"ready": False, "model_version": None, "detail": store.public_detail}, 503)
-    return _json({"ready": True, "model_version": store.current.meta.version, "detail": None})
+        body = {"ready": False, "model_version": None, "detail": store.public_detail}
+        return _json({**body, "dev_mode": dev_mode}, 503)
+    body = {"ready": True, "model_version": store.current.meta.version, "detail": None}
+    return _json({**body, "dev_mode": dev_mode})
 
 
 @router.get("/model", response_model=ModelInfo, tags=["model"], responses=errors(503))

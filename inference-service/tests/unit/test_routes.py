@@ -99,6 +99,7 @@ def test_liveness_readiness_and_model_info(secured: TestClient, tiny_model_dir: 
     ready = secured.get("/health/ready").json()
     assert ready["ready"] is True
     assert ready["model_version"].startswith("local-")
+    assert ready["dev_mode"] is False  # a guarded API says so on every probe
     r = secured.get("/model")
     assert r.status_code == 200
     info = ModelInfo.model_validate(r.json()).model_dump()
@@ -244,6 +245,7 @@ def test_no_model_yet_is_503_but_alive(tmp_path: Path) -> None:
         r = client.get("/health/ready")
         assert r.status_code == 503
         assert r.json()["ready"] is False
+        assert r.json()["dev_mode"] is settings.churn_dev_mode
         assert "does not exist" in r.json()["detail"]
         assert str(tmp_path) not in r.text  # no internal path to unauthenticated callers
         assert str(tmp_path) not in client.post("/predict", json={}).text
