@@ -304,6 +304,19 @@ def main() -> None:
     cores = sorted(os.sched_getaffinity(0))
     client_core, server_core = cores[0], cores[-1]
     work = Path(tempfile.mkdtemp(prefix="serve-bench-"))
+    # The API serves signed models only: the trainer signs with the private half, the API
+    # verifies with the public one (a --model-dir must come with MODEL_PUBLIC_KEYS[_FILE]).
+    keys: dict[str, str] = {}
+    if "MODEL_SIGNING_KEY_FILE" not in os.environ:
+        subprocess.run(
+            [str(BIN / "churn-train"), "keygen", "--out", str(work / "keys")],
+            check=True,
+            capture_output=True,
+        )
+        keys = {
+            "MODEL_SIGNING_KEY_FILE": str(work / "keys" / "signing-key.pem"),
+            "MODEL_PUBLIC_KEYS_FILE": str(work / "keys" / "signing-key.pub.pem"),
+        }
     model_dir = args.model_dir
     if model_dir is None:
         model_dir = work / "model"
@@ -322,6 +335,7 @@ def main() -> None:
             ],
             check=True,
             capture_output=True,
+            env={**os.environ, **keys},
         )
     records = dataset_records(args.data)
     one = json.dumps(records[0]).encode()
@@ -329,8 +343,8 @@ def main() -> None:
     api_bin = api_only_bin()
 
     token = subprocess.run(
-        [str(BIN / "churn-api"), "token", "--scope", "predict"],
-        env={**os.environ, "JWT_SECRET": SECRET},
+        [str(BIN / "churn-api"), "token", "--scope", "predict", "--issuer", "churn-ui"],
+        env={**os.environ, "JWT_PREDICT_SECRET": SECRET},
         capture_output=True,
         text=True,
         check=True,
@@ -343,7 +357,8 @@ def main() -> None:
             [str(api_bin / "churn-api")],
             {
                 "MODEL_URI": str(model_dir),
-                "JWT_SECRET": SECRET,
+                "JWT_PREDICT_SECRET": SECRET,
+                **{k: v for k, v in keys.items() if k == "MODEL_PUBLIC_KEYS_FILE"},
                 "HOST": "127.0.0.1",
                 "PORT": str(port),
                 "MODEL_CACHE_DIR": str(work / "cache"),
