@@ -52,6 +52,7 @@ bench: setup ## Run the benchmarks (they print figures; serving needs wrk and ta
 	@command -v wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk; }
 	@$(RUN) python benchmarks/train_bench.py
 	@$(RUN) python benchmarks/serve_bench.py
+	@$(RUN) python benchmarks/hostile_bench.py
 
 clean: ## Remove caches, local MLflow data and the virtualenv
 	rm -rf .venv .cache .pytest_cache .ruff_cache
