@@ -147,17 +147,20 @@ class BatchParser:
             raise InvalidRequestError(body_error("Field required", field="customers"))
         if type(rows) is not list:
             raise InvalidRequestError(body_error("Input should be a valid list", field="customers"))
-        limit = self.validator.max_batch_rows
-        if not 1 <= len(rows) <= limit:
-            raise InvalidRequestError(
-                body_error(
-                    f"List should have between 1 and {limit} items, not {len(rows)}",
-                    field="customers",
-                )
-            )
+        self._check_row_count(len(rows))
         if deeper_than(data, self.validator.limits.max_depth):
             raise InvalidRequestError(self.validator.limits.too_deep())
         return rows
+
+    def _check_row_count(self, count: int) -> None:
+        limit = self.validator.max_batch_rows
+        if not 1 <= count <= limit:
+            raise InvalidRequestError(
+                body_error(
+                    f"List should have between 1 and {limit} items, not {count}",
+                    field="customers",
+                )
+            )
 
     def _rows_one_by_one(self, body: bytes | str) -> list[Any]:
         """A large body's rows, each parsed on its own.
@@ -177,14 +180,7 @@ class BatchParser:
                     "must be strict JSON: no NaN or Infinity, null for a missing value)"
                 )
             ) from None
-        limit = self.validator.max_batch_rows
-        if not 1 <= len(rows) <= limit:
-            raise InvalidRequestError(
-                body_error(
-                    f"List should have between 1 and {limit} items, not {len(rows)}",
-                    field="customers",
-                )
-            )
+        self._check_row_count(len(rows))
         # The envelope and the list are two levels: a row may nest max_depth - 2 deep.
         depth = self.validator.limits.max_depth - 2
         parsed = [pydantic_core.from_json(bytes(row)) for row in rows]
