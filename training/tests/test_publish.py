@@ -88,7 +88,8 @@ def test_baseline_logged_as_its_own_run(champion, client: MlflowClient) -> None:
 
 
 @pytest.mark.integration
-def test_champion_loads_with_pyfunc_from_the_registry(champion) -> None:
+def test_champion_loads_with_pyfunc_from_the_registry(champion, client: MlflowClient) -> None:
+    # `client` points MLflow's process-wide tracking URI at the champion's server.
     model = mlflow.pyfunc.load_model(f"models:/{MODEL}@champion")
     golden = json.loads((single_bundle_in(champion.model_dir) / GOLDEN_FILE).read_text())
     out = model.predict(pd.DataFrame([e["input"] for e in golden["examples"]]))
