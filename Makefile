@@ -53,6 +53,7 @@ bench: setup ## Run the benchmarks (they print figures; serving needs wrk and ta
 	@$(RUN) python benchmarks/train_bench.py
 	@$(RUN) python benchmarks/serve_bench.py
 	@$(RUN) python benchmarks/hostile_bench.py
+	@$(RUN) python benchmarks/pyfunc_bench.py
 
 clean: ## Remove caches, local MLflow data and the virtualenv
 	rm -rf .venv .cache .pytest_cache .ruff_cache
