@@ -16,11 +16,14 @@ class FakeRegistry:
     def __init__(self) -> None:
         self.tags: dict[str, str] = {}
         self.on_write: Callable[[], None] | None = None
+        self.before_write: Callable[[], None] | None = None
 
     def get_registered_model(self, name: str) -> SimpleNamespace:
         return SimpleNamespace(tags=dict(self.tags))
 
     def set_registered_model_tag(self, name: str, key: str, value: str) -> None:
+        if self.before_write is not None:
+            self.before_write()  # may raise, as MLflow's store does when a rival inserted first
         self.tags[key] = value
         if self.on_write is not None:
             self.on_write()
@@ -158,3 +161,37 @@ def test_lease_values_round_trip_and_garbage_blocks_nobody() -> None:
     lease = Lease("abc", 1234.5, "me@host pid 1 churn-train run x")
     assert Lease.parse(lease.render()) == lease
     assert Lease.parse("") is None and Lease.parse("no-expiry") is None
+
+
+def test_losing_the_first_insert_race_waits_for_the_winner(
+    registry: FakeRegistry, fake_time: FakeTime
+) -> None:
+    """Two first writers: MLflow answers the loser with an integrity error, not a lost update."""
+    from mlflow.exceptions import MlflowException
+
+    rival = Lease("feedf00d" * 4, fake_time.now + 5, "rival")
+
+    def rival_inserts_first() -> None:
+        registry.before_write = None
+        registry.tags[LOCK_TAG] = rival.render()
+        raise MlflowException("UNIQUE constraint failed: registered_model_tags.name")
+
+    registry.before_write = rival_inserts_first
+    lock = make_lock(registry, fake_time)
+    with lock.held():  # the rival's lease expires after 5 s; then the lock is ours
+        lease = Lease.parse(registry.tags[LOCK_TAG])
+        assert lease is not None and lease.holder == "me"
+    assert fake_time.now >= rival.expires_at
+
+
+def test_a_failed_write_without_a_rival_is_a_real_error(
+    registry: FakeRegistry, fake_time: FakeTime
+) -> None:
+    from mlflow.exceptions import MlflowException
+
+    def refused() -> None:
+        raise MlflowException("PERMISSION_DENIED: user api may not write")
+
+    registry.before_write = refused
+    with pytest.raises(MlflowException, match="PERMISSION_DENIED"):
+        make_lock(registry, fake_time).acquire()

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 LOCK_TAG = "promotion_lock"
@@ -98,7 +99,16 @@ class RegistryLock:
         if seen is not None and seen.expires_at > now:
             return seen
         mine = Lease(uuid.uuid4().hex, now + self.ttl, self.holder)
-        self.client.set_registered_model_tag(self.model_name, LOCK_TAG, mine.render())
+        try:
+            self.client.set_registered_model_tag(self.model_name, LOCK_TAG, mine.render())
+        except MlflowException:
+            # MLflow's tag upsert reads, then inserts: two first writers race inside its store
+            # and the loser gets an integrity error. Then a rival's live lease is there to wait
+            # for; without one the failure is real.
+            rival = self.current()
+            if rival is not None and rival.expires_at > self._clock():
+                return rival
+            raise
         write_gap = self._monotonic() - started
         self._sleep(self.settle)
         after = self.current()
