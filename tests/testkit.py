@@ -21,6 +21,22 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 # Small enough for a test session, large enough to be a real search.
 TEST_TRIALS = "3"
+# churn-api's authentication settings (docs/api.md): a test that starts or configures an API
+# drops what the developer's shell holds and sets only what it means to test.
+API_AUTH_VARIABLES = (
+    "CHURN_DEV_MODE",
+    "JWT_SECRET",
+    "JWT_ALGORITHM",
+    "JWT_ALGORITHMS",
+    "JWT_PREDICT_SECRET",
+    "JWT_ADMIN_PUBLIC_KEYS",
+    "JWT_ADMIN_PUBLIC_KEYS_FILE",
+    "JWT_PREDICT_PUBLIC_KEYS",
+    "JWT_PREDICT_PUBLIC_KEYS_FILE",
+    "JWT_ISSUERS",
+    "JWT_AUDIENCE",
+    "JWT_MAX_LIFETIME_SECONDS",
+)
 
 
 def dataset_records(csv_path: Path) -> list[dict[str, object]]:

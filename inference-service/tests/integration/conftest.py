@@ -32,20 +32,7 @@ OPERATOR_KEY, OPERATOR_PUBLIC_KEY = write_key_pair(
     Path(tempfile.mkdtemp(prefix="churn-api-operator-")), "operator"
 )
 # Whatever the developer's shell holds, the started APIs get only what a test gives them.
-AUTH_VARIABLES = (
-    "CHURN_DEV_MODE",
-    "JWT_SECRET",
-    "JWT_ALGORITHM",
-    "JWT_ALGORITHMS",
-    "JWT_PREDICT_SECRET",
-    "JWT_ADMIN_PUBLIC_KEYS",
-    "JWT_ADMIN_PUBLIC_KEYS_FILE",
-    "JWT_PREDICT_PUBLIC_KEYS",
-    "JWT_PREDICT_PUBLIC_KEYS_FILE",
-    "JWT_ISSUERS",
-    "JWT_AUDIENCE",
-    "JWT_MAX_LIFETIME_SECONDS",
-)
+AUTH_VARIABLES = testkit.API_AUTH_VARIABLES
 
 
 @dataclass

@@ -8,6 +8,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from pydantic import ValidationError
+from testkit import API_AUTH_VARIABLES
 
 from churn_api.cli import run, write_key_pair
 from churn_api.settings import Settings, authenticator
@@ -27,18 +28,7 @@ ADMIN_PEM = _pem(ec.generate_private_key(ec.SECP256R1()))
 
 @pytest.fixture(autouse=True)
 def _no_auth_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in (
-        "CHURN_DEV_MODE",
-        "JWT_SECRET",
-        "JWT_ALGORITHM",
-        "JWT_ALGORITHMS",
-        "JWT_PREDICT_SECRET",
-        "JWT_ADMIN_PUBLIC_KEYS",
-        "JWT_ADMIN_PUBLIC_KEYS_FILE",
-        "JWT_PREDICT_PUBLIC_KEYS",
-        "JWT_PREDICT_PUBLIC_KEYS_FILE",
-        "JWT_MAX_LIFETIME_SECONDS",
-    ):
+    for name in API_AUTH_VARIABLES:
         monkeypatch.delenv(name, raising=False)
 
 
