@@ -21,10 +21,12 @@ from testkit import (
     ROOT,
     TEST_TRIALS,
     MlflowServer,
+    PostgresServer,
     free_port,
     last_json_line,
     run_train,
     start_mlflow,
+    start_postgres,
     start_process,
     stop_process,
     wait_http,
@@ -68,6 +70,20 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     if _KEYS_DIR is not None:
         shutil.rmtree(_KEYS_DIR, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One real PostgreSQL cluster per test session (testkit.start_postgres)."""
+    server = start_postgres()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """The session cluster's admin URL: give each module its own `testkit.fresh_database`."""
+    return postgres_server.url
 
 
 @pytest.fixture(scope="session")

@@ -197,3 +197,164 @@ def run_train(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[s
 
 def last_json_line(stdout: str) -> dict:
     return json.loads(stdout.strip().splitlines()[-1])
+
+
+@dataclass
+class PostgresServer:
+    """A throw-away PostgreSQL cluster: `url` is its admin database, with a password."""
+
+    url: str
+    root: Path
+    process: subprocess.Popen
+    port: int
+
+    def stop(self) -> None:
+        """Fast shutdown (SIGINT: open client connections do not hold it up)."""
+        import shutil
+
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGINT)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def postgres_bin() -> Path | None:
+    """The newest /usr/lib/postgresql/*/bin (Debian's layout), installing it when we may."""
+    import shutil
+
+    def found() -> Path | None:
+        bins = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"))
+        return bins[-1].parent if bins else None
+
+    if found() is None and os.geteuid() == 0 and shutil.which("apt-get"):
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-q"], env=env, check=False, capture_output=True)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-q", "--no-install-recommends", "postgresql"],
+            env=env,
+            check=False,
+            capture_output=True,
+        )
+    return found()
+
+
+def start_postgres(user: str = "nobody") -> PostgresServer:
+    """initdb + postgres on a free port as a non-root user, sockets in its own temp dir.
+
+    Root cannot run postgres, so as root the cluster belongs to `user` (runuser). Raises
+    pytest's Skipped with the reason when PostgreSQL is missing and cannot be installed.
+    """
+    import secrets
+    import tempfile
+    import time
+
+    import pytest
+
+    if os.environ.get("CHURN_NO_SERVERS"):
+        raise RuntimeError("a unit test tried to start PostgreSQL: mark it integration")
+    bin_dir = postgres_bin()
+    if bin_dir is None:
+        pytest.skip(
+            "PostgreSQL is not installed (/usr/lib/postgresql/*/bin) and cannot be installed "
+            "without root: `apt-get install postgresql`"
+        )
+    root = Path(tempfile.mkdtemp(prefix="churn-pg-"))
+    as_user: list[str] = []
+    if os.geteuid() == 0:
+        import pwd
+
+        entry = pwd.getpwnam(user)
+        os.chown(root, entry.pw_uid, entry.pw_gid)
+        as_user = ["runuser", "-u", user, "--"]
+    password = secrets.token_hex(16)
+    pwfile = root / "pw"
+    pwfile.write_text(password)
+    if as_user:
+        os.chown(pwfile, entry.pw_uid, entry.pw_gid)
+    data = root / "data"
+    init = subprocess.run(
+        [
+            *as_user,
+            str(bin_dir / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "churn",
+            f"--pwfile={pwfile}",
+            "--auth=scram-sha-256",
+            "-E",
+            "UTF8",
+            "--locale=C",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    pwfile.unlink()
+    if init.returncode != 0:
+        raise RuntimeError(f"initdb failed: {init.stderr[-2000:]}")
+    port = free_port()
+    # A test cluster: durability off (fsync), everything else as shipped.
+    process = start_process(
+        [
+            *as_user,
+            str(bin_dir / "postgres"),
+            "-D",
+            str(data),
+            "-p",
+            str(port),
+            "-k",
+            str(root),
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            "fsync=off",
+            "-c",
+            "synchronous_commit=off",
+            "-c",
+            "full_page_writes=off",
+        ],
+        root / "postgres.log",
+    )
+    url = f"postgresql+psycopg://churn:{password}@127.0.0.1:{port}/postgres"
+    server = PostgresServer(url=url, root=root, process=process, port=port)
+    deadline = time.monotonic() + 60
+    while True:
+        ready = subprocess.run(
+            [str(bin_dir / "pg_isready"), "-h", "127.0.0.1", "-p", str(port), "-t", "1"],
+            capture_output=True,
+            check=False,
+        )
+        if ready.returncode == 0:
+            return server
+        if process.poll() is not None or time.monotonic() > deadline:
+            log = (root / "postgres.log").read_text(errors="replace")[-3000:]
+            server.stop()
+            raise RuntimeError(f"postgres did not start: {log}")
+        time.sleep(0.2)
+
+
+def fresh_database(postgres_url: str, name: str | None = None) -> str:
+    """CREATE DATABASE on the cluster; returns the new database's URL (same credentials)."""
+    import uuid
+
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(postgres_url)
+    name = name or f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(
+        host=url.host,
+        port=url.port,
+        user=url.username,
+        password=url.password,
+        dbname=url.database,
+        autocommit=True,
+        connect_timeout=5,
+    ) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return url.set(database=name).render_as_string(hide_password=False)
