@@ -16,6 +16,11 @@ what that service needs (files 0400, owned by the services' user 10001):
   trainer  mlflow_password signing-key.pem                 (MODEL_SIGNING_KEY_FILE)
   api      jwt_predict_secret mlflow_password model-public-keys.pem (MODEL_PUBLIC_KEYS_FILE)
            jwt-admin-public-keys.pem                       (JWT_ADMIN_PUBLIC_KEYS_FILE)
+           database_password                               (the store's read-only role)
+  postgres writer_password reader_password                 (init.sql sets the two roles)
+  scorer   database_password mlflow_password model-public-keys.pem
+                                                           (the store's write role; MLflow's
+                                                           read-only `api` identity)
   ui       api_predict_secret                              (the same predict-only secret)
   proxy    console.htpasswd                                (nginx basic auth for /ui)
   grafana  admin_password                                  (monitoring profile; Grafana's uid 472)
@@ -137,6 +142,9 @@ def generate() -> dict[str, str]:
         "mlflow_trainer_password": master_value("mlflow_trainer_password", token),
         "mlflow_api_password": master_value("mlflow_api_password", token),
         "grafana_admin_password": master_value("grafana_admin_password", token),
+        # The customer store's roles (docker/postgres/init.sql): the scorer writes, the API reads.
+        "store_writer_password": master_value("store_writer_password", token),
+        "store_reader_password": master_value("store_reader_password", token),
         "signing_key": master_value("signing-key.pem", signing_key),
     }
     values["public_key"] = public_key(values["signing_key"])
@@ -160,6 +168,16 @@ def hand_out(values: dict[str, str]) -> None:
         "api": {
             "jwt_predict_secret": values["jwt_predict_secret"],
             "jwt-admin-public-keys.pem": values["jwt_admin_public_key"],
+            "mlflow_password": values["mlflow_api_password"],
+            "model-public-keys.pem": values["public_key"],
+            "database_password": values["store_reader_password"],
+        },
+        "postgres": {
+            "writer_password": values["store_writer_password"],
+            "reader_password": values["store_reader_password"],
+        },
+        "scorer": {
+            "database_password": values["store_writer_password"],
             "mlflow_password": values["mlflow_api_password"],
             "model-public-keys.pem": values["public_key"],
         },

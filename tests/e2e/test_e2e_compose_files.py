@@ -20,8 +20,9 @@ from testkit import ROOT
 pytestmark = pytest.mark.e2e
 
 CHECK_JSONSCHEMA_VERSION = "0.39.0"  # the same pin as .github/scripts/lint-infra.sh
-LONG_RUNNING = ("mlflow", "api", "ui", "proxy")
-OURS = ("secrets", "mlflow", "trainer", "api", "ui", "proxy")  # built here, all hardened
+LONG_RUNNING = ("mlflow", "api", "ui", "proxy", "postgres")
+# Built here, all hardened.
+OURS = ("secrets", "mlflow", "trainer", "api", "ui", "proxy", "postgres", "scorer")
 MLFLOW_UI_OVERRIDE = "docker/mlflow/publish-ui.yml"
 
 
@@ -85,8 +86,9 @@ def test_e2e_compose_long_running_services_have_health_and_restart(config: dict)
     for name in LONG_RUNNING:
         assert services[name]["restart"] == "unless-stopped", name
         assert services[name]["healthcheck"]["test"][0] == "CMD", name
-    assert services["trainer"].get("restart", "no") == "no"
-    assert "healthcheck" not in services["trainer"]
+    for name in ("trainer", "scorer"):
+        assert services[name].get("restart", "no") == "no", name
+        assert "healthcheck" not in services[name], name
 
 
 def test_e2e_compose_start_order_and_routing(config: dict) -> None:
@@ -117,7 +119,87 @@ def test_e2e_compose_start_order_and_routing(config: dict) -> None:
     api_health = " ".join(services["api"]["healthcheck"]["test"])
     assert "/health/ready" in api_health
     assert "/ui/_stcore/health" in " ".join(services["ui"]["healthcheck"]["test"])
-    assert "postgres" not in services, "the postgres profile must stay off by default"
+
+
+def test_e2e_compose_customer_store_and_scorer(config: dict) -> None:
+    """PostgreSQL in the default profile, built here; the scorer after the trainer; the API
+    reads the store with the read-only role, the scorer writes with the other."""
+    services = config["services"]
+    postgres = services["postgres"]
+    assert "profiles" not in postgres, "the customer store is part of the default stack"
+    assert "image" in postgres and postgres["build"]["dockerfile"] == "docker/postgres/Dockerfile"
+    dockerfile = (ROOT / "docker/postgres/Dockerfile").read_text()
+    assert re.findall(r"^FROM\s+(\S+)", dockerfile, re.M) == ["debian:bookworm-slim"]
+    assert re.findall(r"^USER\s+(\S+)", dockerfile, re.M) == ["10001:10001"]
+    assert "pg_isready" in " ".join(postgres["healthcheck"]["test"])
+    assert "ports" not in postgres, "the store is reachable inside the network only"
+    assert _mounts(postgres)["/var/lib/postgresql/data"]["type"] == "volume"
+
+    scorer = services["scorer"]
+    assert scorer["build"]["target"] == "scorer"
+    assert scorer["build"]["dockerfile"] == "inference-service/Dockerfile"
+    deps = scorer["depends_on"]
+    assert deps["trainer"]["condition"] == "service_completed_successfully"
+    assert deps["postgres"]["condition"] == "service_healthy"
+    assert deps["mlflow"]["condition"] == "service_healthy"
+    script = " ".join(scorer["entrypoint"])
+    # Migrate, then score the verified IBM file with the label column dropped.
+    assert script.index("churn-score migrate") < script.index("exec churn-score run")
+    assert "--drop-columns Churn" in script and "ibm_customers.py" in script
+    assert "churn_writer:$$(cat /run/secrets/database_password)" in script
+    assert _mounts(scorer)["/data"]["read_only"] is True
+    assert scorer["environment"]["MLFLOW_TRACKING_USERNAME"] == "api"  # read-only identity
+    # The console opens on the call list: the UI waits for the scored base.
+    ui_scorer = services["ui"]["depends_on"]["scorer"]
+    assert ui_scorer["condition"] == "service_completed_successfully"
+
+    api_command = " ".join(services["api"]["command"])
+    assert "churn_reader:$$(cat /run/secrets/database_password)@postgres:5432/churn_store" in (
+        api_command
+    )
+    assert "DATABASE_URL" in api_command.split("export", 1)[1]
+    assert "DATABASE_MIGRATE" not in json.dumps(services["api"]), "the API never migrates here"
+
+
+def test_e2e_compose_store_roles_write_and_read_only() -> None:
+    """init.sql: the writer owns the database; the reader may connect and SELECT only."""
+    sql = (ROOT / "docker/postgres/init.sql").read_text()
+    assert "CREATE DATABASE churn_store OWNER churn_writer;" in sql
+    assert "ALTER ROLE churn_reader SET default_transaction_read_only = on;" in sql
+    grants = [line for line in sql.splitlines() if "churn_reader" in line and "GRANT" in line]
+    assert grants and all(re.search(r"GRANT (CONNECT|USAGE|SELECT) ", g) for g in grants), grants
+    assert not re.search(r"GRANT (ALL|INSERT|UPDATE|DELETE|CREATE)\b[^;]*churn_reader", sql)
+    hba = (ROOT / "docker/postgres/pg_hba.conf").read_text()
+    rules = [line.split() for line in hba.splitlines() if line and not line.startswith("#")]
+    assert ["local", "all", "postgres", "peer"] in rules
+    assert all(rule[-1] in {"peer", "scram-sha-256"} for rule in rules), rules
+    assert not any(rule[0] == "host" and "postgres" in rule[2].split(",") for rule in rules)
+
+
+def test_e2e_compose_scorer_checks_the_trainers_dataset_hashes() -> None:
+    """docker/scorer/ibm_customers.py repeats churn_training's constants (no shared code)."""
+    scorer = (ROOT / "docker/scorer/ibm_customers.py").read_text()
+    training = (ROOT / "training/src/churn_training/data.py").read_text()
+    for name in (
+        "IBM_WHEEL",
+        "IBM_WHEEL_SHA256",
+        "IBM_CSV_MEMBER",
+        "IBM_CSV_SHA256",
+        "IBM_CSV_NAME",
+    ):
+        pattern = re.compile(rf"^{name} = (.+)$", re.M)
+        ours, theirs = pattern.search(scorer), pattern.search(training)
+        assert ours and theirs and ours.group(1) == theirs.group(1), name
+
+
+def test_e2e_compose_proxy_routes_customers_to_the_api() -> None:
+    conf = (ROOT / "docker/proxy/nginx.conf").read_text()
+    block = re.search(r"location ~ \^/customers\(/\|\$\) \{(.*?)\n        \}", conf, re.S)
+    assert block, "no location for /customers and /customers/*"
+    body = block.group(1)
+    assert "proxy_pass http://api;" in body and "limit_req zone=customers" in body
+    assert "$not_json_write" in body
+    assert "auth_basic" not in body, "the API checks the token, as on /predict"
 
 
 def test_e2e_compose_env_example_documents_every_setting() -> None:
@@ -158,6 +240,8 @@ def test_e2e_compose_secrets_are_generated_and_handed_out_per_service(config: di
         "api": "secrets-api",
         "ui": "secrets-ui",
         "proxy": "secrets-proxy",
+        "postgres": "secrets-postgres",
+        "scorer": "secrets-scorer",
     }
     for name, volume in shares.items():
         mount = _mounts(services[name])["/run/secrets"]
@@ -234,7 +318,7 @@ def test_e2e_compose_token_keys_never_let_the_ui_mint_admin(tmp_path: Path) -> N
     from churn_api.security import AuthError, mint_token
     from churn_api.settings import Settings, authenticator
 
-    for share in ("api", "ui"):
+    for share in ("api", "ui", "postgres", "scorer"):
         (tmp_path / share).mkdir()
     (tmp_path / "ui" / "jwt_secret").write_text("the old shared secret, left from before")
     done = _generate(tmp_path)
@@ -245,6 +329,14 @@ def test_e2e_compose_token_keys_never_let_the_ui_mint_admin(tmp_path: Path) -> N
     assert "PRIVATE" not in "".join(p.read_text() for p in api.iterdir() if p.suffix == ".pem")
     assert (tmp_path / "master" / "jwt-admin-key.pem").is_file()
     assert len((ui / "api_predict_secret").read_text()) == 64
+    # The store: the API holds the reader's password, the scorer the writer's, never both.
+    postgres, scorer = tmp_path / "postgres", tmp_path / "scorer"
+    assert sorted(p.name for p in postgres.iterdir()) == ["reader_password", "writer_password"]
+    reader, writer = (postgres / f"{r}_password" for r in ("reader", "writer"))
+    assert (api / "database_password").read_text() == reader.read_text()
+    assert (scorer / "database_password").read_text() == writer.read_text()
+    assert reader.read_text() != writer.read_text() and len(writer.read_text()) >= 32
+    assert "signing-key.pem" not in {p.name for p in scorer.iterdir()}
 
     shown = _generate(tmp_path, "show", "--admin-token")
     assert shown.returncode == 0, shown.stderr
