@@ -239,9 +239,11 @@ def finish_run(
         "status": status,
         "finished_at": datetime.now(UTC),
         **{k: int(v) for k, v in counts.items()},
-        "profit_curve": profit_curve,
         "detail": detail,
     }
+    # Left out rather than None: None would be stored as JSON null, not SQL NULL.
+    if profit_curve is not None:
+        values["profit_curve"] = profit_curve
     if rejected_sample is not None:
         values["rejected_sample"] = rejected_sample[:REJECTED_SAMPLE_MAX]
     with store_errors(str(engine.url)), engine.begin() as conn:

@@ -1,0 +1,108 @@
+"""Customer store fixtures: one store per test on SQLite (in process) and on a real PostgreSQL
+(the session cluster of the root conftest.py, one database per test: `integration`), and a
+scorer of records with the tiny model, independent of churn-score."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from testkit import fresh_database
+
+from churn_api import value
+from churn_api.scorer import LoadedModel
+from churn_api.store import RunRecord, ScoredRows, make_engine, migrate
+from churn_api.store.writes import finish_run, start_run, write_partition
+
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)]
+_serial = itertools.count()
+
+
+@pytest.fixture(params=BACKENDS)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database (no schema) on each backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.db'}"
+    return fresh_database(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def engine(store_url: str) -> Iterator[Any]:
+    """A migrated store's engine."""
+    migrate(store_url)
+    engine = make_engine(store_url, timeout_s=5)
+    yield engine
+    engine.dispose()
+
+
+def score(
+    model: LoadedModel,
+    records: list[dict[str, Any]],
+    reasons: bool = True,
+    scored_at: datetime | None = None,
+) -> ScoredRows:
+    """ScoredRows for records, scored as /predict scores them (one by one, by the book)."""
+    customers = [model.customers.validate_one(r) for r in records]
+    results = [model.score_one(c, explain=reasons) for c in customers]
+    p = np.array([r["churn_probability"] for r in results])
+    values, sources = value.customer_values(
+        [r.get("customer_value") for r in records],
+        [c.__dict__["MonthlyCharges"] for c in customers],
+    )
+    ev = value.expected_values(p, values, model.contract.threshold)
+    attrs = [{k: v for k, v in c.__dict__.items()} for c in customers]
+    return ScoredRows(
+        customer_id=[a["customerID"] for a in attrs],
+        attributes=attrs,
+        customer_value=values,
+        value_source=sources,
+        contract=[a.get("Contract") for a in attrs],
+        tenure=np.array([np.nan if a["tenure"] is None else a["tenure"] for a in attrs]),
+        churn_probability=p,
+        churn=np.array([r["churn"] for r in results]),
+        risk_band=[r["risk_band"] for r in results],
+        expected_value=ev,
+        reasons=[r["reasons"] for r in results],
+        scored_at=scored_at or datetime.now(UTC),
+    )
+
+
+Load = Callable[..., RunRecord]
+
+
+@pytest.fixture
+def load(tiny_model: LoadedModel) -> Load:
+    """load(engine, records, snapshot_date=..., version=..., reasons=...) -> the run written."""
+
+    def run(
+        engine: Any,
+        records: list[dict[str, Any]],
+        snapshot_date: date = date(2026, 11, 1),
+        version: str = "1",
+        reasons: bool = True,
+        curve: bool = True,
+    ) -> RunRecord:
+        rows = score(tiny_model, records, reasons)
+        record = RunRecord(
+            snapshot_uri=f"file:///snapshots/{next(_serial)}.parquet",
+            snapshot_date=snapshot_date,
+            model_name="telco-churn",
+            model_version=version,
+        )
+        start_run(engine, record)
+        write_partition(engine, record, rows)
+        curves = value.base_profit_curves(
+            np.asarray(rows.churn_probability),
+            np.asarray(rows.expected_value),
+            tiny_model.contract.threshold.offer_cost,
+        )
+        counts = {"rows_read": len(rows), "rows_scored": len(rows), "rows_rejected": 0}
+        finish_run(engine, record.run_id, counts, "succeeded", curves if curve else None)
+        return record
+
+    return run
