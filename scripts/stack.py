@@ -1,12 +1,15 @@
 """Local process stack behind `make train` and `make run`: MLflow on SQLite, trainer, API, UI.
 
 `train`: start a local MLflow server (unless MLFLOW_TRACKING_URI is set), train and publish, stop.
-`run`:   the same server, train only when the registry has no champion yet, then serve the API and
-         the UI until Ctrl-C, which stops every process cleanly.
+`run`:   the same server, train only when the registry has no champion yet, score the IBM
+         customer base into the customer store when it holds no scored base yet (in the
+         background: the API starts meanwhile and the call list fills when the run ends), then
+         serve the API and the UI until Ctrl-C, which stops every process cleanly.
 
-State (MLflow's SQLite database and artifacts) lives in --state-dir ($CHURN_STACK_DIR, default
-.cache/mlflow) and the dataset in $CHURN_CACHE_DIR (default .cache/data), so a second `make run`
-reuses both the champion and the data. Arguments it does not know go to churn-train.
+State (MLflow's SQLite database and artifacts, and the customer store, a SQLite file unless
+DATABASE_URL is set) lives in --state-dir ($CHURN_STACK_DIR, default .cache/mlflow) and the
+dataset in $CHURN_CACHE_DIR (default .cache/data), so a second `make run` reuses the champion,
+the scored base and the data. Arguments it does not know go to churn-train.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import requests
+import stack_store
 
 ROOT = Path(__file__).resolve().parent.parent
 STATE = Path(os.environ.get("CHURN_STACK_DIR") or ROOT / ".cache" / "mlflow")
@@ -31,22 +35,45 @@ MODEL_ALIAS = os.environ.get("MODEL_ALIAS", "champion")
 
 
 class Stack:
-    """Child processes started in order and stopped in reverse order."""
+    """Child processes started in order and stopped in reverse order.
+
+    Servers must keep running (one that exits stops the stack); a job (the scorer) may end:
+    its exit is reported once, and a failed job leaves the servers running.
+    """
 
     def __init__(self) -> None:
         self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
+        self.jobs: set[str] = set()
+        self.reported: set[str] = set()
 
-    def start(self, name: str, cmd: Sequence[str], env: dict[str, str] | None = None) -> None:
+    def start(
+        self, name: str, cmd: Sequence[str], env: dict[str, str] | None = None, *, job: bool = False
+    ) -> None:
         print(f"stack: starting {name}: {' '.join(cmd)}", flush=True)
         process = subprocess.Popen(
             list(cmd), env={**os.environ, **(env or {})}, start_new_session=True
         )
         self.children.append((name, process))
+        if job:
+            self.jobs.add(name)
 
     def check(self) -> None:
         for name, process in self.children:
-            if process.poll() is not None:
+            if process.poll() is None:
+                continue
+            if name not in self.jobs:
                 raise RuntimeError(f"{name} exited with code {process.returncode}")
+            if name not in self.reported:
+                self.reported.add(name)
+                if process.returncode == 0:
+                    print(f"stack: {name} finished", flush=True)
+                else:
+                    print(
+                        f"stack: {name} failed with exit code {process.returncode} (see its "
+                        "output above); the API and the UI keep running",
+                        file=sys.stderr,
+                        flush=True,
+                    )
 
     def stop(self) -> None:
         for name, process in reversed(self.children):
@@ -149,12 +176,30 @@ def train(tracking_uri: str, extra: Sequence[str], keys: dict[str, str]) -> None
     subprocess.run(cmd, check=True, env=env)
 
 
+def score_base(stack: Stack, tracking_uri: str, keys: dict[str, str], url: str) -> None:
+    """On first start, score the IBM customer base into the store as a background job."""
+    cmd = stack_store.first_scoring(BIN, DATA_CACHE, url)
+    if cmd is None:
+        print("stack: the customer store holds a scored base; reusing it", flush=True)
+        return
+    model_keys = {k: v for k, v in keys.items() if k == "MODEL_PUBLIC_KEYS_FILE"}
+    # The database URL travels in the environment only, never on a command line.
+    env = {"DATABASE_URL": url, "MLFLOW_TRACKING_URI": tracking_uri, **model_keys}
+    stack.start("scorer", cmd, env, job=True)
+
+
 # The local stack has no login and no token (it says so): both services run in the clearly
 # named development mode, the only way churn-api starts without token keys.
 DEV_MODE = {"CHURN_DEV_MODE": "true"}
 
 
-def serve(stack: Stack, tracking_uri: str, args: argparse.Namespace, keys: dict[str, str]) -> None:
+def serve(
+    stack: Stack,
+    tracking_uri: str,
+    args: argparse.Namespace,
+    keys: dict[str, str],
+    database_url: str,
+) -> None:
     api = f"http://{args.host}:{args.api_port}"
     stack.start(
         "api",
@@ -163,6 +208,7 @@ def serve(stack: Stack, tracking_uri: str, args: argparse.Namespace, keys: dict[
             "MLFLOW_TRACKING_URI": tracking_uri,
             "HOST": args.host,
             "PORT": str(args.api_port),
+            "DATABASE_URL": database_url,
             **DEV_MODE,
             **{k: v for k, v in keys.items() if k == "MODEL_PUBLIC_KEYS_FILE"},
         },
@@ -177,9 +223,10 @@ def serve(stack: Stack, tracking_uri: str, args: argparse.Namespace, keys: dict[
     wait_http(f"{ui}/_stcore/health", stack.check)
     print(
         "\nstack: ready\n"
-        f"  API      {api}/docs  (POST {api}/predict)\n"
+        f"  API      {api}/docs  (POST {api}/predict, GET {api}/customers)\n"
         f"  UI       {ui}\n"
         f"  MLflow   {tracking_uri}\n"
+        f"  Store    {stack_store.redact(database_url)}\n"
         + (
             "No login and no token (CHURN_DEV_MODE): anyone on this machine can use these "
             "(loopback only).\n"
@@ -234,7 +281,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             print(f"stack: {MODEL_NAME}@{MODEL_ALIAS} exists; reusing it", flush=True)
         if args.mode == "run":
-            serve(stack, tracking_uri, args, keys)
+            database_url = stack_store.store_url(args.state_dir.resolve())
+            score_base(stack, tracking_uri, keys, database_url)
+            serve(stack, tracking_uri, args, keys, database_url)
     except KeyboardInterrupt:
         print("\nstack: interrupted", flush=True)
     except (subprocess.CalledProcessError, RuntimeError, TimeoutError) as exc:

@@ -136,6 +136,9 @@ def clean_env(**extra: str) -> dict[str, str]:
             "JWT_ADMIN_PUBLIC_KEYS_FILE",
             "API_PREDICT_SECRET",
             "CHURN_DEV_MODE",
+            # The customer store: a stack uses its own.
+            "DATABASE_URL",
+            "DATABASE_MIGRATE",
         }
     }
     env.update(extra)

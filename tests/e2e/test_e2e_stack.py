@@ -1,8 +1,10 @@
 """`make run`'s launcher end to end: MLflow, training, API and UI as local processes.
 
 The first start trains a champion (a short real search) into a fresh state directory, serves it
-and must answer the golden examples through the API and the UI's health under /ui; Ctrl-C must
-leave no process behind. The second start must reuse that champion and the data.
+and must answer the golden examples through the API and the UI's health under /ui, and scores
+the IBM customer base into the embedded store so that the call list is populated; Ctrl-C must
+leave no process behind. The second start must reuse that champion, the scored base and the
+data.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from testkit import ROOT, TEST_TRIALS, default_sigint, free_port
 
 # The first start trains (a short search) before serving.
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1200)]
+
+IBM_CUSTOMERS = 7043  # rows of the IBM Telco file, every one valid for /predict
 
 
 @dataclass
@@ -179,7 +183,38 @@ def test_e2e_stack_trains_serves_and_stops_cleanly(first_run: RunningStack) -> N
     page = requests.get(f"{stack.ui}/ui/", timeout=5)
     assert page.status_code == 200 and "<html" in page.text.lower()
 
+    # The first start scores the IBM base into the embedded store while the API starts.
+    assert "stack: starting scorer" in out, out[-3000:]
+    assert (stack.state / "churn-store.db").is_file()
+    wait_until(
+        "the scorer finished",
+        lambda: "stack: scorer finished" in stack.output(),
+        timeout=600,
+        alive=stack.alive,
+    )
+    assert_call_list_populated(stack)
+
     interrupt_and_check_clean(stack)
+
+
+def assert_call_list_populated(stack: RunningStack) -> None:
+    """GET /customers (development mode: no token) ranks the whole IBM base."""
+    ready = requests.get(f"{stack.api}/health/ready", timeout=5).json()
+    assert ready["store"] == "ok", ready
+    answer = requests.get(f"{stack.api}/customers", params={"limit": 20}, timeout=10)
+    assert answer.status_code == 200, answer.text
+    calls = answer.json()
+    assert calls["total"] == IBM_CUSTOMERS, {k: v for k, v in calls.items() if k != "customers"}
+    rows = calls["customers"]
+    assert [row["rank"] for row in rows] == list(range(1, 21))
+    values = [row["expected_value"] for row in rows]
+    assert values == sorted(values, reverse=True), "the call list is ranked by expected value"
+    assert all(0.0 <= row["churn_probability"] <= 1.0 for row in rows)
+    assert rows[0]["reasons"], "the top of the list carries its reasons"
+    customer = rows[0]["customer_id"]
+    detail = requests.get(f"{stack.api}/customers/{customer}", timeout=10)
+    assert detail.status_code == 200, detail.text
+    assert detail.json()["latest"]["churn_probability"] == rows[0]["churn_probability"]
 
 
 def test_e2e_stack_second_run_reuses_champion_and_data(state_dir: Path, tmp_path: Path) -> None:
@@ -194,6 +229,10 @@ def test_e2e_stack_second_run_reuses_champion_and_data(state_dir: Path, tmp_path
         model = requests.get(f"{stack.api}/model", timeout=5)
         assert model.status_code == 200 and model.json()["version"] == "1", model.text
         assert answers_200(f"{stack.ui}/ui/_stcore/health")()
+        # The scored base survives: no second scoring run, the call list is there at once.
+        assert "holds a scored base; reusing it" in out, out[-3000:]
+        assert "stack: starting scorer" not in out, out[-3000:]
+        assert_call_list_populated(stack)
         interrupt_and_check_clean(stack)
     finally:
         kill_leftovers(stack)
