@@ -25,14 +25,15 @@ def test_ui_token_source_renews_before_expiry() -> None:
     assert tokens._minted[1] > time.time() + 250
 
 
-def test_ui_tokens_carry_predict_issuer_audience_and_a_short_life() -> None:
+def test_ui_tokens_carry_predict_customers_issuer_audience_and_a_short_life() -> None:
     source = TokenSource.from_settings(
         UISettings(api_predict_secret=SECRET, api_token_ttl_seconds=600, churn_dev_mode=False)
     )
     token = source.token()
     assert token is not None and jwt.get_unverified_header(token)["alg"] == "HS256"
     claims = jwt.decode(token, SECRET, algorithms=["HS256"], audience="churn-api")
-    assert claims["scope"] == "predict"
+    # The UI's secret is trusted for scoring and the customer pages, never for admin.
+    assert claims["scope"].split() == ["predict", "customers"]
     assert (claims["iss"], claims["aud"], claims["sub"]) == ("churn-ui", "churn-api", "churn-ui")
     assert claims["exp"] - claims["iat"] == 600
     fixed = TokenSource.from_settings(UISettings(api_token="t0k", api_predict_secret=SECRET))

@@ -16,6 +16,8 @@ def test_ui_launcher_serves_under_ui_headless_without_telemetry() -> None:
     entry = Path(args[4])
     assert entry.is_file()
     assert {p.name for p in (entry.parent / "app_pages").glob("*.py")} == {
+        "call_list.py",
+        "customer.py",
         "score.py",
         "batch.py",
         "model.py",

@@ -10,6 +10,7 @@ from churn_ui.api.errors import (
     ApiError,
     ApiInvalidInputError,
     ApiNotReadyError,
+    ApiStoreUnavailableError,
     ApiTimeoutError,
     ApiUnreachableError,
 )
@@ -26,7 +27,9 @@ def show_error(exc: ApiError, doing: str = "") -> None:
         for error in exc.errors:
             st.markdown(f"- **{named(error.field)}**: {error.message}")
         return
-    if isinstance(exc, ApiNotReadyError | ApiTimeoutError | ApiUnreachableError):
+    # Passing conditions (the service or its store will be back): a warning, not an error.
+    transient = ApiNotReadyError | ApiStoreUnavailableError | ApiTimeoutError | ApiUnreachableError
+    if isinstance(exc, transient):
         st.warning(prefix + exc.message)
     else:
         st.error(prefix + exc.message)

@@ -18,12 +18,13 @@ class UISettings(BaseSettings):
         "http://localhost:8000", description="Where the inference API listens"
     )
     api_token: SecretStr | None = Field(
-        None, description="A ready-made bearer token with scope 'predict' (takes precedence)"
+        None,
+        description="A ready-made bearer token with scopes 'predict customers' (takes precedence)",
     )
     api_predict_secret: SecretStr | None = Field(
         None,
-        description="The API's JWT_PREDICT_SECRET: the UI mints short-lived 'predict' tokens "
-        "(never 'admin': the API does not trust this secret for it)",
+        description="The API's JWT_PREDICT_SECRET: the UI mints short-lived 'predict customers' "
+        "tokens (never 'admin': the API does not trust this secret for it)",
     )
     # At most the API's JWT_MAX_LIFETIME_SECONDS (3600 by default).
     api_token_ttl_seconds: int = Field(300, ge=30, le=3600)

@@ -10,6 +10,7 @@ import logging
 import time
 from collections.abc import Sequence
 from typing import Any, Literal, TypeVar
+from urllib.parse import quote, urlsplit
 
 import requests
 from pydantic import BaseModel, ValidationError
@@ -22,7 +23,17 @@ from churn_ui.api.errors import (
     error_for,
     field_errors,
 )
-from churn_ui.api.models import BatchResult, Customer, ModelInfo, Prediction, Readiness
+from churn_ui.api.models import (
+    BatchResult,
+    CallListPage,
+    Customer,
+    CustomerRecord,
+    ModelInfo,
+    Prediction,
+    Readiness,
+    Scalar,
+    WhatIf,
+)
 from churn_ui.api.tokens import TokenSource
 from churn_ui.settings import UISettings
 
@@ -107,6 +118,29 @@ class ChurnApiClient:
         )
         return self._parse(BatchResult, response)
 
+    # -- the customer store --
+
+    def customer(self, customer_id: str) -> CustomerRecord:
+        """`GET /customers/{id}`: attributes, latest score with reasons, history (404 unknown)."""
+        response = self._request("GET", _customer_path(customer_id), auth=True, customers=True)
+        return self._parse(CustomerRecord, response)
+
+    def call_list(self, params: dict[str, str]) -> CallListPage:
+        """`GET /customers?...`: one page of the ranked call list (see `call_list_view`)."""
+        response = self._request("GET", "/customers", params=params, auth=True, customers=True)
+        return self._parse(CallListPage, response)
+
+    def what_if(self, customer_id: str, overrides: dict[str, Scalar]) -> WhatIf:
+        """`POST /customers/{id}/predict`: the stored customer scored as is and with `overrides`."""
+        response = self._request(
+            "POST",
+            _customer_path(customer_id) + "/predict",
+            json=dict(overrides),
+            auth=True,
+            customers=True,
+        )
+        return self._parse(WhatIf, response)
+
     # -- plumbing --
 
     def _request(
@@ -119,6 +153,7 @@ class ChurnApiClient:
         auth: bool = False,
         timeout: float | None = None,
         ok: tuple[int, ...] = (200,),
+        customers: bool = False,
     ) -> requests.Response:
         url = f"{self.base_url}{path}"
         headers = self.tokens.header() if auth else {}
@@ -144,7 +179,13 @@ class ChurnApiClient:
                         "(it may be down or starting). Please try again in a minute."
                     ) from exc
                 attempt += 1
-                log.info("connection to %s failed (%s); retry %d", url, exc, attempt)
+                log.info(
+                    "connection to %s%s failed (%s); retry %d",
+                    self.base_url,
+                    _loggable(path),
+                    type(exc).__name__,
+                    attempt,
+                )
                 time.sleep(self.retry_backoff * attempt)
             except requests.Timeout as exc:
                 raise ApiTimeoutError(
@@ -155,24 +196,42 @@ class ChurnApiClient:
                 raise ApiProtocolError(f"The request to the scoring service failed: {exc}") from exc
         if response.status_code in ok:
             return response
-        raise self._error(response)
+        raise self._error(response, customers)
 
     @staticmethod
-    def _error(response: requests.Response) -> ApiError:
+    def _error(response: requests.Response, customers: bool = False) -> ApiError:
         try:
             parsed = response.json()
         except ValueError:
             parsed = None
-        return error_for(response.status_code, field_errors(parsed), response.text)
+        return error_for(
+            response.status_code, field_errors(parsed), response.text, customers=customers
+        )
 
     @staticmethod
     def _parse(model: type[M], response: requests.Response) -> M:
         try:
             return model.model_validate_json(response.content)
         except ValidationError as exc:
-            log.warning("unexpected body from %s: %s", response.url, exc)
+            # Where and what broke, never the values: a customer body holds personal data.
+            problems = [(e["loc"], e["msg"]) for e in exc.errors(include_input=False)][:5]
+            path = _loggable(urlsplit(response.url or "").path)
+            log.warning("unexpected body from %s: %s", path, problems)
             raise ApiProtocolError(
                 "The scoring service sent an answer this console does not understand "
                 "(the UI and the API versions may not match).",
                 response.status_code,
             ) from exc
+
+
+def _loggable(path: str) -> str:
+    """`path` for a log line: a customer ID is personal data, so it becomes the route template."""
+    if path.startswith("/customers/"):
+        rest = path.removeprefix("/customers/")
+        return "/customers/{customer_id}" + ("/predict" if rest.endswith("/predict") else "")
+    return path
+
+
+def _customer_path(customer_id: str) -> str:
+    # Every character escaped (`/`, `?`, `#` too): an ID is one path segment, never a route.
+    return "/customers/" + quote(customer_id, safe="")

@@ -49,6 +49,14 @@ class ApiNotReadyError(ApiError):
     """503: the API runs but has no model loaded yet."""
 
 
+class ApiNotFoundError(ApiError):
+    """404: no such customer (the message names the ID)."""
+
+
+class ApiStoreUnavailableError(ApiError):
+    """503 from a customer route: no store configured, no schema, or the store is down."""
+
+
 class ApiProtocolError(ApiError):
     """Any other unexpected answer (5xx, not JSON, a body that breaks the contract)."""
 
@@ -70,13 +78,25 @@ def field_errors(body: object) -> list[FieldError]:
     return out
 
 
-def error_for(status: int, errors: list[FieldError], text: str) -> ApiError:
-    """The error for an HTTP error answer: its status, its field errors and its raw text."""
+def error_for(
+    status: int, errors: list[FieldError], text: str, *, customers: bool = False
+) -> ApiError:
+    """The error for an HTTP error answer: its status, its field errors and its raw text.
+
+    `customers`: the answer came from a customer-store route (other words for 403, 404, 503).
+    """
+    detail = errors[0].message if errors and errors[0].field == "request" else ""
     if status == 401:
         reason = errors[0].message if errors else "no valid token"
         return ApiUnauthorizedError(
             "The scoring service refused the request because the UI is not signed in "
             f"({reason}). Ask an administrator to set API_TOKEN or API_PREDICT_SECRET.",
+            status,
+        )
+    if status == 403 and customers:
+        return ApiForbiddenError(
+            "The UI's access token is not allowed to read customer data (it lacks the "
+            "'customers' permission). Ask an administrator to give the UI that scope.",
             status,
         )
     if status == 403:
@@ -94,6 +114,16 @@ def error_for(status: int, errors: list[FieldError], text: str) -> ApiError:
     if status == 422:
         listed = "; ".join(f"{e.field}: {e.message}" for e in errors) or text[:300]
         return ApiInvalidInputError(f"Some input was not accepted: {listed}", errors)
+    if status == 404 and customers:
+        if detail in ("", "Not Found"):  # the route itself is missing: an older API
+            detail = "The scoring service has no customer pages (its version may be older)."
+        return ApiNotFoundError(detail, status)
+    if status == 503 and customers and "store" in detail.lower():
+        return ApiStoreUnavailableError(
+            f"The customer store is unavailable ({detail}). Scoring single customers and "
+            "batch files still works; try the customer pages again later.",
+            status,
+        )
     if status == 503:
         return ApiNotReadyError(
             "The scoring service is running but has no model loaded yet "

@@ -1,4 +1,5 @@
-"""The API's JSON bodies as pydantic models (what `GET /model`, `/predict` and friends return)."""
+"""The API's JSON bodies as pydantic models: `GET /model`, `/predict` and friends, and the
+customer store's `/customers` routes."""
 
 from __future__ import annotations
 
@@ -141,3 +142,118 @@ class Readiness(_Model):
     ready: bool
     model_version: str | None = None
     detail: str | None = None
+    # "ok" | "unavailable" | "not configured"; None from an API without the customer store.
+    store: str | None = None
+
+    @property
+    def has_store(self) -> bool:
+        """Whether the API reports a customer store (reachable or not right now)."""
+        return self.store is not None and self.store != "not configured"
+
+
+# -- the customer store (`/customers...`) --
+
+
+class ScoreEntry(_Model):
+    """One stored score of a customer (an entry of the history)."""
+
+    churn_probability: float
+    churn: bool
+    risk_band: str
+    expected_value: float
+    model: ModelRef
+    scored_at: str | None = None
+    snapshot_date: str | None = None
+    run_id: str | None = None
+
+
+class LatestScore(ScoreEntry):
+    """The customer's latest score with its reasons (stored, or computed live by the API)."""
+
+    reasons: list[Reason] = Field(default_factory=list)
+    reasons_source: str | None = None
+
+
+class CustomerRecord(_Model):
+    """`GET /customers/{customer_id}`."""
+
+    customer_id: str
+    snapshot_date: str | None = None
+    attributes: dict[str, Scalar]
+    customer_value: float | None = None
+    value_source: str | None = None
+    latest: LatestScore
+    history: list[ScoreEntry] = Field(default_factory=list)
+
+
+class CallListRow(_Model):
+    """One customer of the ranked call list."""
+
+    rank: int
+    customer_id: str
+    churn_probability: float
+    churn: bool
+    risk_band: str
+    expected_value: float
+    customer_value: float | None = None
+    value_source: str | None = None
+    contract: str | None = None
+    tenure: float | None = None
+    reasons: list[Reason] | None = None
+    model_version: str | None = None
+    scored_at: str | None = None
+    within_budget: bool | None = None
+
+
+class ProfitPoint(_Model):
+    """The expected value of calling the top `k` customers."""
+
+    k: int
+    expected_value: float
+
+
+class ProfitCurve(_Model):
+    """The expected value of calling the top k for every k, and the best k."""
+
+    points: list[ProfitPoint]
+    best_k: int
+    best_expected_value: float
+
+
+class ProfitCurves(_Model):
+    """The base's profit curves, ranked by expected value and by churn probability."""
+
+    by_expected_value: ProfitCurve
+    by_churn_probability: ProfitCurve | None = None
+    offer_cost: float | None = None
+
+
+class Budget(_Model):
+    """The budget applied to the list: calls it pays for, its amount, their expected value."""
+
+    calls: int | None = None
+    amount: float | None = None
+    expected_value: float | None = None
+
+
+class CallListPage(_Model):
+    """`GET /customers`: one page of the ranked call list, with the total and the curves."""
+
+    total: int
+    limit: int
+    offset: int
+    sort: str
+    filters: dict[str, Scalar] = Field(default_factory=dict)
+    customers: list[CallListRow]
+    budget: Budget | None = None
+    profit_curve: ProfitCurves | None = None
+
+
+class WhatIf(_Model):
+    """`POST /customers/{customer_id}/predict`: the stored customer and the changed one."""
+
+    customer_id: str
+    overrides: dict[str, Scalar] = Field(default_factory=dict)
+    baseline: Prediction
+    what_if: Prediction
+    delta: float

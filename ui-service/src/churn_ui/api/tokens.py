@@ -1,8 +1,9 @@
-"""The bearer token the UI sends: a fixed one, or a short-lived `predict` token it mints.
+"""The bearer token the UI sends: a fixed one, or a short-lived `predict customers` token it
+mints.
 
-The UI holds only the API's predict-only secret (API_PREDICT_SECRET = the API's
-JWT_PREDICT_SECRET): the API never grants `admin` to a token that secret verifies, so a
-compromised console cannot reach /admin (docs/api.md "Authentication").
+The UI holds only the API's UI secret (API_PREDICT_SECRET = the API's JWT_PREDICT_SECRET): the
+API trusts it for `predict` and `customers` (the customer pages) and never grants `admin` to a
+token it verifies, so a compromised console cannot reach /admin (docs/api.md "Authentication").
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ import jwt
 
 if TYPE_CHECKING:
     from churn_ui.settings import UISettings
+
+# Scoring customers, and reading the customer store (its pages and the what-if).
+SCOPE = "predict customers"
 
 
 class TokenSource:
@@ -32,7 +36,7 @@ class TokenSource:
         self._fixed = token
         self._secret = secret
         self._ttl = ttl_seconds
-        self._claims = {"sub": subject, "scope": "predict", "iss": issuer, "aud": audience}
+        self._claims = {"sub": subject, "scope": SCOPE, "iss": issuer, "aud": audience}
         self._minted: tuple[str, float] | None = None
         self._lock = threading.Lock()
 

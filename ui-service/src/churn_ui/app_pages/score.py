@@ -11,6 +11,7 @@ from churn_ui.api.models import FieldSpec, ModelInfo, Prediction, Scalar
 from churn_ui.charts import gauge, reasons_chart
 from churn_ui.connection import client, model_info_or_last
 from churn_ui.error_display import show_error
+from churn_ui.form_fields import field_widget
 from churn_ui.wording import (
     band_text,
     decision_text,
@@ -30,32 +31,7 @@ TECH_SUPPORT = "TechSupport"
 
 
 def _widget(spec: FieldSpec, saved: dict[str, Scalar]) -> Any:
-    key = f"field_{spec.name}"
-    value = saved.get(spec.name, spec.default)
-    help_text = spec.description or None
-    if spec.kind == "categorical" and spec.categories:
-        options = list(spec.categories)
-        index = options.index(value) if value in options else 0
-        return st.selectbox(
-            label(spec.name),
-            options,
-            index=index,
-            key=key,
-            help=help_text,
-            format_func=lambda v, name=spec.name: value_text(name, v),
-        )
-    integer = spec.dtype == "integer"
-    cast = int if integer else float
-    return st.number_input(
-        label(spec.name),
-        min_value=cast(spec.minimum) if spec.minimum is not None else None,
-        max_value=cast(spec.maximum) if spec.maximum is not None else None,
-        value=cast(value) if value is not None else None,
-        step=cast(1),
-        format=None if integer else "%.2f",
-        key=key,
-        help=help_text,
-    )
+    return field_widget(spec, saved.get(spec.name, spec.default), key=f"field_{spec.name}")
 
 
 def _form(info: ModelInfo) -> dict[str, Scalar] | None:
