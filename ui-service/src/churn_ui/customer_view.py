@@ -73,7 +73,7 @@ def history_frame(record: CustomerRecord) -> pd.DataFrame:
 def same_value(stored: Scalar, edited: Scalar) -> bool:
     """Whether a form value still equals the stored one (numbers compared as numbers)."""
     if isinstance(stored, bool) or isinstance(edited, bool):
-        return stored == edited
+        return type(stored) is type(edited) and stored == edited
     if isinstance(stored, int | float) and isinstance(edited, int | float):
         return math.isclose(float(stored), float(edited), rel_tol=1e-9, abs_tol=1e-9)
     return stored == edited

@@ -170,8 +170,10 @@ class ScoreEntry(_Model):
 class LatestScore(ScoreEntry):
     """The customer's latest score with its reasons (stored, or computed live by the API)."""
 
-    reasons: list[Reason] = Field(default_factory=list)
+    reasons: list[Reason] | None = None
+    # "stored" | "live" (computed now from the stored attributes) | "unavailable"
     reasons_source: str | None = None
+    reasons_model: ModelRef | None = None
 
 
 class CustomerRecord(_Model):

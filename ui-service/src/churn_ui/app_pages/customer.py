@@ -63,10 +63,16 @@ def _summary(record: CustomerRecord) -> None:
         st.altair_chart(reasons_chart(latest.reasons), width="stretch")
         st.markdown("\n".join(f"- {reason_text(r)}" for r in latest.reasons))
         if latest.reasons_source == "live":
+            served = f" (version {latest.reasons_model.version})" if latest.reasons_model else ""
             st.caption(
                 "The scoring run stored no reasons for this customer: these were computed now "
-                "by the served model from the stored attributes."
+                f"from the stored attributes by the served model{served}."
             )
+    else:
+        st.caption(
+            "No reasons for this score: the scoring run stored none and the served model could "
+            "not compute them now."
+        )
 
 
 def _details(record: CustomerRecord, info: ModelInfo | None) -> None:
