@@ -3,12 +3,32 @@
 # (roles, database, grants; idempotent) on a temporary socket-only server, then run the real
 # server in the foreground as PID 1. Passwords are read from files (POSTGRES_SECRETS_DIR) by
 # psql itself: they never appear on a command line or in the environment.
+#
+# `postgres-entrypoint bootstrap` runs no server: it applies init.sql to a remote one (the RDS
+# instance; the store-bootstrap ECS task, terraform/store.tf) as PGUSER/PGPASSWORD on PGHOST,
+# with the two store passwords from STORE_WRITER_PASSWORD and STORE_READER_PASSWORD.
 set -eu
+CONFIG=/etc/churn-postgres
+
+if [ "${1:-}" = "bootstrap" ]; then
+  : "${PGHOST:?bootstrap needs PGHOST}" "${PGUSER:?bootstrap needs PGUSER}"
+  : "${STORE_WRITER_PASSWORD:?bootstrap needs STORE_WRITER_PASSWORD}"
+  : "${STORE_READER_PASSWORD:?bootstrap needs STORE_READER_PASSWORD}"
+  umask 077
+  POSTGRES_SECRETS_DIR=$(mktemp -d)
+  export POSTGRES_SECRETS_DIR
+  trap 'rm -rf "$POSTGRES_SECRETS_DIR"' EXIT
+  printf %s "$STORE_WRITER_PASSWORD" >"$POSTGRES_SECRETS_DIR/writer_password"
+  printf %s "$STORE_READER_PASSWORD" >"$POSTGRES_SECRETS_DIR/reader_password"
+  unset STORE_WRITER_PASSWORD STORE_READER_PASSWORD MLFLOW_DB_PASSWORD
+  psql --no-psqlrc --quiet --dbname="${PGDATABASE:-postgres}" --file="$CONFIG/init.sql"
+  echo "postgres: roles and database churn_store ready on $PGHOST"
+  exit 0
+fi
 
 : "${PGDATA:=/var/lib/postgresql/data}"
 : "${POSTGRES_SECRETS_DIR:=/run/secrets}"
 export PGDATA POSTGRES_SECRETS_DIR
-CONFIG=/etc/churn-postgres
 SOCKETS=/run/postgresql
 # The init step's temporary server has no TCP listener and its socket elsewhere: the health
 # check (pg_isready on $SOCKETS) passes only once the real server runs, after init.sql.
