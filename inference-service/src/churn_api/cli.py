@@ -25,7 +25,7 @@ def run(argv: list[str] | None = None) -> None:
     token = sub.add_parser(
         "token",
         help="print a signed JWT: ES256 with --key (operators; any scope), "
-        "else HS256 with JWT_PREDICT_SECRET (scope predict only)",
+        "else HS256 with JWT_PREDICT_SECRET (scopes predict and customers)",
     )
     token.add_argument(
         "--scope",
@@ -84,9 +84,11 @@ def mint(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str:
     secret = os.environ.get("JWT_PREDICT_SECRET", "").strip()
     if not secret:
         parser.exit(2, "churn-api token: pass --key PATH, or set JWT_PREDICT_SECRET\n")
-    if args.scope != ["predict"]:
+    if "admin" in args.scope:
         parser.exit(
-            2, "churn-api token: JWT_PREDICT_SECRET mints 'predict' only; 'admin' needs --key\n"
+            2,
+            "churn-api token: JWT_PREDICT_SECRET mints 'predict' and 'customers' only; "
+            "'admin' needs --key\n",
         )
     return mint_token(secret, args.scope, args.ttl, **claims)
 

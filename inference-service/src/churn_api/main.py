@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from churn_api import __version__
 from churn_api.admission import Admission, default_limit
+from churn_api.customer_routes import router as customer_router
 from churn_api.errors import install_error_handlers
 from churn_api.metrics import Metrics
 from churn_api.middleware import RequestMiddleware
@@ -19,6 +20,7 @@ from churn_api.openapi import install_openapi
 from churn_api.routes import router
 from churn_api.security import Authenticator, secret_problem
 from churn_api.settings import Settings, authenticator, get_settings
+from churn_api.store.service import CustomerStore
 
 log = logging.getLogger("churn_api")
 
@@ -29,6 +31,10 @@ in `imputed_fields`. Unknown fields, unknown categories, out-of-range numbers, N
 are rejected with a 422 naming the field. `/predict*` need a bearer token with scope `predict`
 and `/admin/*` scope `admin`: ES256 or HS256 JWTs with `sub`, `iss`, `aud`, `iat` and `exp`;
 `admin` only from an operator's key (`churn-api token --scope admin --key PATH`).
+
+`/customers*` read the customer store (DATABASE_URL) that `churn-score run` fills: they need
+scope `customers` (operators' keys and the UI's secret), answer 503 without a store, and never
+log attributes or customer ids.
 """
 
 
@@ -49,6 +55,14 @@ def warn_about_auth(settings: Settings, auth: Authenticator) -> None:
     log.warning(message, extra={"event": "dev_mode", "auth_enabled": auth.enabled})
 
 
+def customer_store(settings: Settings) -> CustomerStore:
+    """The customer store the settings name (not connected yet)."""
+    url = settings.database_url.get_secret_value() if settings.database_url else None
+    return CustomerStore(
+        url, timeout_s=settings.database_timeout_seconds, migrate=settings.database_migrate
+    )
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the FastAPI app; the model loads in the background once the app starts."""
     settings = settings or get_settings()
@@ -59,6 +73,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     metrics = Metrics()
     auth = authenticator(settings)
     store.on_swap(metrics.model_swapped)
+    # No connection yet: the engine is created (and the schema checked) on first use.
+    customers = customer_store(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -71,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await store.stop()
             admission.shutdown()
+            customers.close()
 
     app = FastAPI(
         title="Telco churn API",
@@ -86,11 +103,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = metrics
     app.state.auth = auth
     app.state.admission = admission
+    app.state.customer_store = customers
     metrics.batches_in_flight.set_function(lambda: admission.in_flight)
     metrics.batches_limit.set(admission.limit)
     # The routes join the app's own list: include_router() would wrap them in a router that is
     # matched twice per request, which costs more than a single-row prediction's encoding.
     app.router.routes.extend(router.routes)
+    app.router.routes.extend(customer_router.routes)
     app.add_middleware(RequestMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes)
     install_error_handlers(app)
     install_openapi(app, store, settings.max_batch_rows)

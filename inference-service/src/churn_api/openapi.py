@@ -18,12 +18,18 @@ BEARER = {
     "type": "http",
     "scheme": "bearer",
     "bearerFormat": "JWT",
-    "description": "HS256 JWT with scope 'predict' or 'admin' (`churn-api token --scope ...`)",
+    "description": "JWT with scope 'predict', 'customers' or 'admin' "
+    "(`churn-api token --scope ...`)",
 }
 _JSON = "application/json"
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorResponse, "description": "Missing, malformed or expired token"},
     403: {"model": ErrorResponse, "description": "Token lacks the scope"},
+    404: {"model": ErrorResponse, "description": "No customer with that id"},
+    409: {
+        "model": ErrorResponse,
+        "description": "The stored attributes are not valid for the served model",
+    },
     413: {"model": ErrorResponse, "description": "Body larger than MAX_BODY_BYTES"},
     422: {"model": ErrorResponse, "description": "Invalid input; each error names the field"},
     429: {
@@ -33,7 +39,11 @@ ERRORS: dict[int | str, dict[str, Any]] = {
             "Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}
         },
     },
-    503: {"model": ErrorResponse, "description": "No model loaded yet"},
+    503: {
+        "model": ErrorResponse,
+        "description": "No model loaded yet, or (customers) no store configured, store "
+        "unavailable or without its schema",
+    },
 }
 EXPLAIN = {
     "name": "explain",
@@ -125,7 +135,12 @@ def request_schemas(model: LoadedModel | None, max_batch_rows: int) -> dict[str,
             }
         },
     }
-    return {"Customer": customer, "BatchRequest": batch}
+    overrides = {
+        "allOf": [{"$ref": "#/components/schemas/Customer"}],
+        "title": "CustomerOverrides",
+        "description": "Any fields of a customer (not its id), validated like /predict's body",
+    }
+    return {"Customer": customer, "BatchRequest": batch, "CustomerOverrides": overrides}
 
 
 def _add_examples(schema: dict[str, Any], model: LoadedModel | None) -> None:

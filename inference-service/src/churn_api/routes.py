@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import pydantic_core
 from fastapi import APIRouter, HTTPException, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import Field
 
 from churn_api import __version__
 from churn_api.bundle import ModelRejectedError
@@ -24,6 +25,16 @@ from churn_api.responses import (
 )
 
 router = APIRouter()
+
+
+class StoreReadiness(Readiness):
+    """GET /health/ready body, with the customer store's state."""
+
+    store: Literal["ok", "unavailable", "not configured"] = Field(
+        description="the customer store (DATABASE_URL); does not affect `ready`"
+    )
+
+
 _JSON = "application/json"
 
 
@@ -39,20 +50,24 @@ async def liveness() -> Response:
 
 @router.get(
     "/health/ready",
-    response_model=Readiness,
+    response_model=StoreReadiness,
     tags=["health"],
-    responses={503: {"model": Readiness, "description": "Not ready yet"}},
+    responses={503: {"model": StoreReadiness, "description": "Not ready yet"}},
 )
 async def readiness(request: Request) -> Response:
-    """200 once a model is loaded and its golden examples reproduce; 503 before."""
+    """200 once a model is loaded and its golden examples reproduce; 503 before. The customer
+    store's state is reported, and never fails readiness (the model routes work without it)."""
     store = request.app.state.store
     # Said on every probe, so nobody mistakes a development API for a guarded one.
-    dev_mode = request.app.state.settings.churn_dev_mode
+    extra = {
+        "dev_mode": request.app.state.settings.churn_dev_mode,
+        "store": await request.app.state.customer_store.status(),
+    }
     if store.current is None:
         body = {"ready": False, "model_version": None, "detail": store.public_detail}
-        return _json({**body, "dev_mode": dev_mode}, 503)
+        return _json({**body, **extra}, 503)
     body = {"ready": True, "model_version": store.current.meta.version, "detail": None}
-    return _json({**body, "dev_mode": dev_mode})
+    return _json({**body, **extra})
 
 
 @router.get("/model", response_model=ModelInfo, tags=["model"], responses=errors(503))

@@ -2,8 +2,9 @@
 
 Admin tokens are ES256, verified with operators' public keys only (JWT_ADMIN_PUBLIC_KEYS): the
 API never holds anything that can mint one. Predict tokens are ES256 from JWT_PREDICT_PUBLIC_KEYS
-or HS256 from JWT_PREDICT_SECRET (shared with the UI); a token verified by a predict-only key
-never carries `admin`, whatever its `scope` claim says. Every token needs `sub`, `iss` (one of
+(client programs: `predict` only) or HS256 from JWT_PREDICT_SECRET (shared with the UI:
+`predict` and `customers`); a token never carries a scope its verifying key is not trusted for,
+whatever its `scope` claim says. Every token needs `sub`, `iss` (one of
 JWT_ISSUERS), `aud` (JWT_AUDIENCE), `iat` and `exp`, with `exp - iat` at most the maximum lifetime.
 """
 
@@ -18,8 +19,10 @@ from typing import Any
 
 import jwt
 
-SCOPES = ("predict", "admin")
-# HS256 only for the predict-only shared secret; ES256 for public keys. Nothing else, ever.
+# "customers": the customer store's personal data (attributes, scores): operators' keys and
+# the UI's secret, never the predict-only public keys of client programs.
+SCOPES = ("predict", "admin", "customers")
+# HS256 only for the UI's shared secret; ES256 for public keys. Nothing else, ever.
 SUPPORTED_ALGORITHMS = ("ES256", "HS256")
 LEEWAY_SECONDS = 30
 MIN_SECRET_BYTES = 32
@@ -112,11 +115,13 @@ def public_key_id(key: Any) -> str:
 def trusted_keys(
     admin_keys: Iterable[Any], predict_keys: Iterable[Any], predict_secret: str | None
 ) -> list[TrustedKey]:
-    """The verification keys: operators' (admin and predict) and predict-only ones."""
+    """The verification keys: operators' (every scope), client programs' (predict) and the
+    UI's secret (predict, customers)."""
     keys = [TrustedKey(public_key_id(k), "ES256", k, frozenset(SCOPES)) for k in admin_keys]
     keys += [TrustedKey(public_key_id(k), "ES256", k, frozenset({"predict"})) for k in predict_keys]
     if predict_secret:
-        keys.append(TrustedKey("", "HS256", predict_secret.encode(), frozenset({"predict"})))
+        ui = frozenset({"predict", "customers"})
+        keys.append(TrustedKey("", "HS256", predict_secret.encode(), ui))
     return keys
 
 

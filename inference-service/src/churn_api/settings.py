@@ -57,7 +57,7 @@ class Settings(BaseSettings):
         False, description="development only: no token keys = auth off; weak secrets accepted"
     )
     jwt_admin_public_keys: str | None = Field(
-        None, description="operators' PEM public keys (ES256): trusted for 'admin' and 'predict'"
+        None, description="operators' PEM public keys (ES256): trusted for every scope"
     )
     jwt_admin_public_keys_file: Path | None = None
     jwt_predict_public_keys: str | None = Field(
@@ -65,7 +65,7 @@ class Settings(BaseSettings):
     )
     jwt_predict_public_keys_file: Path | None = None
     jwt_predict_secret: SecretStr | None = Field(
-        None, description="HS256 secret shared with the UI: trusted for 'predict' only"
+        None, description="HS256 secret shared with the UI: 'predict' and 'customers'"
     )
     jwt_algorithms: str = Field("ES256,HS256", description="accepted token algorithms")
     jwt_issuers: str = Field("churn-ui,churn-operator", description="accepted 'iss' values")
@@ -127,10 +127,40 @@ class Settings(BaseSettings):
         "previous-champion", description="served (degraded) when the champion cannot be"
     )
 
-    @field_validator("model_public_keys", "model_public_keys_file", mode="before")
+    # The customer store (docs/api.md "Customers"): None = no store, the routes answer 503.
+    database_url: SecretStr | None = Field(
+        None, description="postgresql+psycopg://... or sqlite:///...; unset = no customer store"
+    )
+    database_timeout_seconds: float = Field(
+        5.0, gt=0, le=120, description="bound on connecting to the store and on each statement"
+    )
+    database_migrate: bool = Field(
+        False, description="create/upgrade the store's schema on first use (else 503 without it)"
+    )
+    max_page_size: int = Field(500, ge=1, le=10_000, description="largest call list page")
+
+    @field_validator("model_public_keys", "model_public_keys_file", "database_url", mode="before")
     @classmethod
     def _empty_key_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: SecretStr | None) -> SecretStr | None:
+        """postgresql or sqlite only; the message never shows the URL (it holds a password)."""
+        if value is not None:
+            from sqlalchemy.engine import make_url
+
+            try:
+                backend = make_url(value.get_secret_value()).get_backend_name()
+            except Exception:  # any parse failure is the same refusal
+                raise ValueError("DATABASE_URL is not a database URL") from None
+            if backend not in ("postgresql", "sqlite"):
+                raise ValueError(
+                    f"DATABASE_URL: unsupported database {backend!r} "
+                    "(postgresql+psycopg://... or sqlite:///...)"
+                )
+        return value
 
 
 def _csv(value: str) -> list[str]:

@@ -5,6 +5,7 @@ scorer of records with the tiny model, independent of churn-score."""
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -12,10 +13,16 @@ from typing import Any
 
 import numpy as np
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from fastapi.testclient import TestClient
 from testkit import fresh_database
 
 from churn_api import value
+from churn_api.main import create_app
 from churn_api.scorer import LoadedModel
+from churn_api.security import mint_token
+from churn_api.settings import Settings
 from churn_api.store import RunRecord, ScoredRows, make_engine, migrate
 from churn_api.store.writes import finish_run, start_run, write_partition
 
@@ -106,3 +113,63 @@ def load(tiny_model: LoadedModel) -> Load:
         return record
 
     return run
+
+
+class Apis:
+    """The app over a store, as deployed: auth on (the UI's secret: predict and customers;
+    an operator's key; a client program's predict-only key), the tiny signed bundle."""
+
+    SECRET = "unit-test-secret-unit-test-secret-0123"
+    OPERATOR = ec.generate_private_key(ec.SECP256R1())
+    CLIENT_PROGRAM = ec.generate_private_key(ec.SECP256R1())
+
+    def __init__(self, tmp: Path, model_dir: Path, pem: str) -> None:
+        self.tmp, self.model_dir, self.pem = tmp, model_dir, pem
+
+    @staticmethod
+    def public(key: ec.EllipticCurvePrivateKey) -> str:
+        return (
+            key.public_key()
+            .public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+            .decode()
+        )
+
+    def settings(self, **more: Any) -> Settings:
+        return Settings(
+            model_uri=str(self.model_dir),
+            jwt_predict_secret=self.SECRET,
+            jwt_admin_public_keys=self.public(self.OPERATOR),
+            jwt_predict_public_keys=self.public(self.CLIENT_PROGRAM),
+            model_public_keys=self.pem,
+            model_public_keys_file=None,
+            model_cache_dir=self.tmp / "cache",
+            model_refresh_seconds=0,
+            model_retry_seconds=0.05,
+            **more,
+        )
+
+    @staticmethod
+    def client(settings: Settings) -> Iterator[TestClient]:
+        """A TestClient (lifespan included) once the model is ready."""
+        with TestClient(create_app(settings)) as client:
+            deadline = time.monotonic() + 30
+            while client.get("/health/ready").status_code != 200:
+                assert time.monotonic() < deadline
+                time.sleep(0.02)
+            yield client
+
+    def ui(self, *scopes: str) -> dict[str, str]:
+        """Headers with a UI token (default scopes: predict customers)."""
+        scopes = scopes or ("predict", "customers")
+        token = mint_token(self.SECRET, list(scopes), 60, "ui", "churn-ui")
+        return {"Authorization": f"Bearer {token}"}
+
+    def bearer(self, key: Any, *scopes: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {mint_token(key, list(scopes), 60, 'someone')}"}
+
+
+@pytest.fixture
+def apis(tmp_path: Path, tiny_model_dir: Path, trusted_pem: str) -> Apis:
+    return Apis(tmp_path, tiny_model_dir, trusted_pem)

@@ -72,8 +72,8 @@ def test_good_keys_start(tmp_path: Path) -> None:
     settings = Settings(jwt_predict_secret=GOOD_SECRET, jwt_admin_public_keys_file=public)
     auth = authenticator(settings)
     assert [(k.algorithm, sorted(k.scopes)) for k in auth.keys] == [
-        ("ES256", ["admin", "predict"]),
-        ("HS256", ["predict"]),
+        ("ES256", ["admin", "customers", "predict"]),
+        ("HS256", ["customers", "predict"]),  # the UI's secret: never admin
     ]
     assert authenticator(Settings(jwt_admin_public_keys=ADMIN_PEM)).enabled
 
