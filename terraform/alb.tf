@@ -4,6 +4,10 @@
 #                              (8501, health /ui/_stcore/health, sticky)
 #   rule 100: /* (CANARY/BLUE_GREEN only) -> api + api-alternate, weights owned by ECS
 #   default action          -> api target group (8000, health GET /)
+# The API's routes (/predict, /predict/batch, /customers, /customers/*) reach it through rule
+# 100 or the default action, on purpose without rules of their own: under CANARY/BLUE_GREEN ECS
+# shifts traffic on that one production rule only, and a separate /customers rule would keep
+# sending those requests to the old revision. The API checks their token scopes itself.
 # WAF (waf.tf) and access logs (alb_logs.tf) sit in front of / behind all of it.
 # Streamlit runs with server.baseUrlPath=ui, so the /ui prefix is kept end to end.
 

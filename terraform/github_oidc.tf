@@ -15,17 +15,23 @@ variable "github_oidc_provider_arn" {
 
 locals {
   github_deploy = var.github_repository != null
-  ecs_services  = concat(["api", "ui"], local.create_mlflow ? ["mlflow"] : [])
+  ecs_services  = concat(["api", "ui", "dask-scheduler", "dask-worker"], local.create_mlflow ? ["mlflow"] : [])
   families = concat(
-    [module.api.family, module.ui.family, module.trainer.family],
+    [module.api.family, module.ui.family, module.trainer.family, module.scorer.family],
+    [module.dask_scheduler.family, module.dask_workers.family],
     local.create_mlflow ? [module.mlflow[0].family] : [],
+    local.create_store ? [module.store_bootstrap[0].family] : [],
   )
   passable_roles = concat(
     [
       module.api.execution_role_arn, module.ui.execution_role_arn, module.trainer.execution_role_arn,
       aws_iam_role.api_task.arn, aws_iam_role.ui_task.arn, aws_iam_role.trainer_task.arn,
+      module.scorer.execution_role_arn, aws_iam_role.scorer_task.arn,
+      module.dask_scheduler.execution_role_arn, module.dask_workers.execution_role_arn,
+      aws_iam_role.dask_task.arn,
     ],
     local.create_mlflow ? [module.mlflow[0].execution_role_arn, aws_iam_role.mlflow_task[0].arn] : [],
+    local.create_store ? [module.store_bootstrap[0].execution_role_arn, aws_iam_role.store_bootstrap_task[0].arn] : [],
   )
 }
 

@@ -1,5 +1,7 @@
 # Telco churn on ECS Fargate: one ALB (API at /, Streamlit UI at /ui), an MLflow tracking
-# server on RDS + S3 (or an external one), and the trainer as a scheduled / on-demand task.
+# server on RDS + S3 (or an external one), the trainer as a scheduled / on-demand task, and the
+# customer store (a second database on the same RDS instance, store.tf) filled by the scorer,
+# a scheduled task (scoring.tf) that can use a Dask cluster on Fargate (dask.tf).
 
 data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
@@ -29,8 +31,8 @@ locals {
   api_port = 8000
   ui_port  = 8501
 
-  # Every image runs as uid/gid 10001 (USER in inference-service/, ui-service/, training/ and
-  # docker/mlflow/Dockerfile; tests/infra cross-checks it). Root filesystems are read-only;
+  # Every image runs as uid/gid 10001 (USER in inference-service/, ui-service/, training/,
+  # docker/mlflow/ and docker/postgres/Dockerfile; tests/infra cross-checks it). Root filesystems are read-only;
   # these are the only paths each container writes to (task volumes, see modules/ecs-service).
   image_user           = "10001:10001"
   api_model_cache_root = "/home/app/.cache/churn-api"
@@ -39,6 +41,12 @@ locals {
     ui      = ["/tmp", "/home/app/.streamlit"]     # Streamlit's per-user config/cache dir
     trainer = ["/tmp", "/home/churn", "/data"]     # work dir and CHURN_CACHE_DIR
     mlflow  = ["/tmp"]                             # artifact uploads, generated auth config
+    # The scorer image (inference-service/Dockerfile, target scorer): the model cache, and
+    # /tmp for downloads and Dask's scratch space.
+    scorer          = ["/tmp", local.api_model_cache_root]
+    dask_scheduler  = ["/tmp"]
+    dask_workers    = ["/tmp"]
+    store_bootstrap = ["/tmp"] # docker/postgres/Dockerfile: psql's password files
   }
 
   # CANARY / BLUE_GREEN need a second target group and a listener rule ECS can re-weight.
@@ -53,6 +61,9 @@ locals {
     ui      = "${var.image_registry}/churn-ui:${var.image_tag}"
     trainer = "${var.image_registry}/churn-trainer:${var.image_tag}"
     mlflow  = "${var.image_registry}/churn-mlflow:${var.image_tag}"
+    # The scorer target of inference-service/Dockerfile: churn-score, and dask for the cluster.
+    scorer   = "${var.image_registry}/churn-scorer:${var.image_tag}"
+    postgres = "${var.image_registry}/churn-postgres:${var.image_tag}"
   }
 }
 

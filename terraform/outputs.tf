@@ -31,9 +31,11 @@ output "cluster_name" {
 output "services" {
   description = "ECS service names."
   value = {
-    api    = module.api.service_name
-    ui     = module.ui.service_name
-    mlflow = local.create_mlflow ? module.mlflow[0].service_name : null
+    api            = module.api.service_name
+    ui             = module.ui.service_name
+    mlflow         = local.create_mlflow ? module.mlflow[0].service_name : null
+    dask_scheduler = module.dask_scheduler.service_name
+    dask_workers   = module.dask_workers.service_name
   }
 }
 
@@ -77,5 +79,26 @@ output "log_groups" {
     ui      = module.ui.log_group_name
     trainer = module.trainer.log_group_name
     mlflow  = local.create_mlflow ? module.mlflow[0].log_group_name : null
+    scorer  = module.scorer.log_group_name
   }
+}
+
+output "customer_snapshot_uri" {
+  description = "Where the data platform writes the customer snapshot the scorer reads (Parquet files or one CSV)."
+  value       = local.snapshot_uri
+}
+
+output "scorer_task_family" {
+  description = "Scorer task-definition family (GitHub variable SCORER_TASK_FAMILY)."
+  value       = module.scorer.family
+}
+
+output "run_scorer_command" {
+  description = "AWS CLI command that scores the current snapshot into the customer store once."
+  value       = "aws ecs run-task --cluster ${aws_ecs_cluster.this.name} --launch-type FARGATE --task-definition ${module.scorer.family} --network-configuration 'awsvpcConfiguration={subnets=[${join(",", local.private_subnet_ids)}],securityGroups=[${aws_security_group.scorer.id}],assignPublicIp=DISABLED}'"
+}
+
+output "run_store_bootstrap_command" {
+  description = "AWS CLI command that creates (or updates) the customer store's roles and database; run once after the first apply and after rotating a store password."
+  value       = local.create_store ? "aws ecs run-task --cluster ${aws_ecs_cluster.this.name} --launch-type FARGATE --task-definition ${module.store_bootstrap[0].family} --network-configuration 'awsvpcConfiguration={subnets=[${join(",", local.private_subnet_ids)}],securityGroups=[${aws_security_group.store_bootstrap[0].id}],assignPublicIp=DISABLED}'" : null
 }

@@ -31,9 +31,12 @@ module "api" {
     JWT_ADMIN_PUBLIC_KEYS = join("\n", var.admin_token_public_keys)
   }
   # MLFLOW_TRACKING_USERNAME/PASSWORD: the read-only MLflow identity (secrets.tf).
+  # DATABASE_URL: the customer store as churn_reader, read-only (store.tf); none = the
+  # customer routes answer 503.
   secrets = merge(
     { JWT_PREDICT_SECRET = aws_secretsmanager_secret.jwt_predict.arn },
     local.mlflow_api_credentials,
+    local.store_reader_url_secret_arn == null ? {} : { DATABASE_URL = local.store_reader_url_secret_arn },
   )
   stop_timeout       = 30
   log_retention_days = var.log_retention_days

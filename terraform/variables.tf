@@ -435,6 +435,85 @@ variable "trainer_data_source" {
 }
 
 # ---------------------------------------------------------------------------------------------
+# The customer store and the scorer (store.tf, scoring.tf, dask.tf)
+# ---------------------------------------------------------------------------------------------
+variable "external_store_reader_url_secret_arn" {
+  description = "With an external MLflow (no RDS here): Secrets Manager secret holding the store's read-only postgresql:// URL for the API; null = no store (the customer routes answer 503)."
+  type        = string
+  default     = null
+}
+
+variable "external_store_writer_url_secret_arn" {
+  description = "With an external MLflow: Secrets Manager secret holding the store's write postgresql:// URL for the scorer; null = no scorer schedule."
+  type        = string
+  default     = null
+}
+
+variable "customer_snapshot_prefix" {
+  description = "Key prefix in the snapshot bucket where the data platform writes the customer snapshot (Parquet files or one CSV); the scorer reads this prefix only."
+  type        = string
+  default     = "customers/current/"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*/$", var.customer_snapshot_prefix))
+    error_message = "customer_snapshot_prefix is a folder: path segments without spaces, ending with '/'."
+  }
+}
+
+variable "scorer_cpu" {
+  description = "Scorer task CPU units (it reads the snapshot and writes the store; with Dask the workers score)."
+  type        = number
+  default     = 1024
+}
+
+variable "scorer_memory" {
+  description = "Scorer task memory (MiB). Partitions stream: memory does not grow with the base."
+  type        = number
+  default     = 2048
+}
+
+variable "scorer_schedule_expression" {
+  description = "EventBridge Scheduler expression of the scorer (UTC), after the weekly training (trainer_schedule_expression, default Monday 03:00). null disables the schedule; the task can still be run on demand."
+  type        = string
+  default     = "cron(0 6 ? * MON *)"
+}
+
+variable "dask_workers" {
+  description = "Dask workers on Fargate. 0 (default): no cluster, the scorer scores in its own process; above 0 the scheduler runs too and the scorer sends partitions to it."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.dask_workers >= 0 && var.dask_workers <= 50 && floor(var.dask_workers) == var.dask_workers
+    error_message = "dask_workers is a whole number from 0 to 50."
+  }
+}
+
+variable "dask_worker_cpu" {
+  description = "CPU units of one Dask worker task (one worker process, one thread per vCPU)."
+  type        = number
+  default     = 1024
+}
+
+variable "dask_worker_memory" {
+  description = "Memory (MiB) of one Dask worker task."
+  type        = number
+  default     = 2048
+}
+
+variable "dask_scheduler_cpu" {
+  description = "CPU units of the Dask scheduler task."
+  type        = number
+  default     = 512
+}
+
+variable "dask_scheduler_memory" {
+  description = "Memory (MiB) of the Dask scheduler task."
+  type        = number
+  default     = 1024
+}
+
+# ---------------------------------------------------------------------------------------------
 # Alarms
 # ---------------------------------------------------------------------------------------------
 variable "alarm_actions" {

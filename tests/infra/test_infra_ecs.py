@@ -94,7 +94,8 @@ def test_ui_reaches_api_through_service_connect(root: Module) -> None:
 def test_secrets_are_injected_not_written_into_task_definitions(root: Module) -> None:
     assert root.modules["api"]["secrets"] == (
         "${merge({JWT_PREDICT_SECRET = aws_secretsmanager_secret.jwt_predict.arn}, "
-        "local.mlflow_api_credentials)}"
+        "local.mlflow_api_credentials, local.store_reader_url_secret_arn == null ? {} : "
+        "{DATABASE_URL = local.store_reader_url_secret_arn})}"
     )
     # The UI holds the predict-only secret and nothing else: it can never mint `admin`.
     assert root.modules["ui"]["secrets"] == {

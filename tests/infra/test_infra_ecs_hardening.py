@@ -13,6 +13,11 @@ SERVICES = {
     "ui": "ui-service/Dockerfile",
     "trainer": "training/Dockerfile",
     "mlflow": "docker/mlflow/Dockerfile",
+    # The scorer target of the API's Dockerfile runs the scorer and the Dask cluster.
+    "scorer": "inference-service/Dockerfile",
+    "dask_scheduler": "inference-service/Dockerfile",
+    "dask_workers": "inference-service/Dockerfile",
+    "store_bootstrap": "docker/postgres/Dockerfile",
 }
 ECS_VOLUME_NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
 

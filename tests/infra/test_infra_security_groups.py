@@ -7,7 +7,10 @@ from typing import Any
 import pytest
 from infra_hcl import Module, local_value, ref
 
-TASK_GROUPS = {"api", "ui", "trainer", "mlflow", "db"}
+TASK_GROUPS = {
+    "api", "ui", "trainer", "mlflow", "db", "scorer", "dask_scheduler", "dask_worker",
+    "store_bootstrap",
+}  # fmt: skip
 
 
 def _group(expression: str) -> str:
@@ -78,9 +81,16 @@ def test_each_task_accepts_only_its_own_port_from_the_expected_groups(
     allowed = {
         "api": ({"alb", "ui"}, (8000, 8000)),
         "ui": ({"alb"}, (8501, 8501)),
-        "mlflow": ({"api", "trainer"}, (5000, 5000)),
-        "db": ({"mlflow"}, (5432, 5432)),
+        "mlflow": ({"api", "trainer", "scorer"}, (5000, 5000)),
+        # The MLflow database and the customer store (a second database, same instance).
+        "db": ({"mlflow", "api", "scorer", "store_bootstrap"}, (5432, 5432)),
         "trainer": (set(), None),
+        "scorer": (set(), None),
+        "store_bootstrap": (set(), None),
+        # Dask: the protocol and the dashboard from the client and the workers only ...
+        "dask_scheduler": ({"scorer", "dask_worker"}, (8786, 8787)),
+        # ... the worker and nanny ports from the scheduler, the client and the other workers.
+        "dask_worker": ({"dask_scheduler", "scorer", "dask_worker"}, (8788, 8789)),
     }
     for group, (peers, ports) in allowed.items():
         edges = [e for e in ingress if e["group"] == group]

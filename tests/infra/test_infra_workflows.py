@@ -65,7 +65,7 @@ def test_ci_covers_lint_tests_e2e_terraform_and_dockerfiles() -> None:
             assert step["with"]["cache-dependency-glob"] == "uv.lock"
 
 
-def test_release_builds_four_images_tagged_by_sha_and_version() -> None:
+def test_release_builds_every_image_tagged_by_sha_and_version() -> None:
     workflow = _load("release.yml")
     assert workflow["on"]["push"] == {"branches": ["main"], "tags": ["v*"]}
     assert workflow["concurrency"]["cancel-in-progress"] is False
@@ -76,6 +76,12 @@ def test_release_builds_four_images_tagged_by_sha_and_version() -> None:
         "churn-ui": "ui-service/Dockerfile",
         "churn-trainer": "training/Dockerfile",
         "churn-mlflow": "docker/mlflow/Dockerfile",
+        "churn-scorer": "inference-service/Dockerfile",
+        "churn-postgres": "docker/postgres/Dockerfile",
+    }
+    # The scorer is the API Dockerfile's scorer stage; the API image is its default stage.
+    assert {i["image"]: i.get("target") for i in include if i.get("target")} == {
+        "churn-scorer": "scorer"
     }
     steps = {s["uses"].split("@")[0]: s for s in images["steps"] if "uses" in s}
     login = steps["docker/login-action"]["with"]
@@ -88,6 +94,7 @@ def test_release_builds_four_images_tagged_by_sha_and_version() -> None:
     assert "type=semver,pattern={{version}}" in tags
     build = steps["docker/build-push-action"]["with"]
     assert build["context"] == "."  # Dockerfiles copy paths relative to the repository root
+    assert build["target"] == "${{ matrix.target }}"
     assert build["push"] is True
 
 
@@ -132,9 +139,13 @@ def test_release_builds_then_deploys_the_pushed_digest_not_a_tag() -> None:
     steps = deploy["steps"]
     assert steps.index(download) < steps.index(resolve)
     expected = {"mlflow": "$MLFLOW_IMAGE", "trainer": "$TRAINER_IMAGE", "api": "$API_IMAGE",
-                "ui": "$UI_IMAGE"}  # fmt: skip
+                "ui": "$UI_IMAGE", "scorer": "$SCORER_IMAGE",
+                "store-bootstrap": "$POSTGRES_IMAGE"}  # fmt: skip
     ecs_steps = [s for s in steps if "ecs_deploy.py" in s.get("run", "")]
-    assert len(ecs_steps) == 4
+    assert len(ecs_steps) == 8
+    # Dask's client (the scorer) and its cluster run the same image: Dask wants equal versions.
+    dask = [s["run"] for s in ecs_steps if "--service dask-" in s["run"]]
+    assert len(dask) == 2 and all('--image "$SCORER_IMAGE"' in run for run in dask)
     for step in ecs_steps:
         assert steps.index(resolve) < steps.index(step)
         image = step["run"].split("--image ", 1)[1].split()[0].strip('"')
