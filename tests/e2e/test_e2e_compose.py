@@ -1,11 +1,13 @@
 """`docker compose up` end to end on a real Docker engine: the system as it runs on AWS.
 
 From nothing, with nothing configured (no token key, no password: the `secrets` service
-generates them): build, start (the trainer publishes a champion), then through the proxy on the
-host's port 80 (the load balancer's stand-in): an authenticated prediction that reproduces the
-model's golden examples, the console behind its login (page, health, websocket), the proxy's
-refusals (operator routes, non-JSON writes, rate limit) and headers; MLflow's basic auth and the
-API's read-only identity; the containers' runtime hardening and MLflow's memory. Then a second
+generates them): build, start (the trainer publishes a champion, the scorer scores the IBM
+customer base into PostgreSQL), then through the proxy on the host's port 80 (the load
+balancer's stand-in): an authenticated prediction that reproduces the model's golden examples,
+the call list and a customer read from PostgreSQL with the `customers` scope, the console
+behind its login (page, health, websocket), the proxy's refusals (operator routes, non-JSON
+writes, rate limit) and headers; MLflow's basic auth and the API's read-only identity, the
+store's read-only role; the containers' runtime hardening and MLflow's memory. Then a second
 training run whose promoted model the running API picks up without a restart. Always `down -v`.
 
 Skipped, with the reason, when no Docker engine answers (`docker info`).
@@ -46,6 +48,7 @@ TRIALS = os.environ.get("E2E_CHURN_TRIALS", TEST_TRIALS)
 UP_TIMEOUT = 1500  # A cold build of the five images on two cores, then the first training.
 MLFLOW_UI_OVERRIDE = "docker/mlflow/publish-ui.yml"
 MLFLOW_MEMORY_CEILING_MIB = 600  # one worker, job runner off: ~0.4 GiB measured
+IBM_CUSTOMERS = 7043  # rows of the IBM Telco file the scorer scores, every one valid
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -184,13 +187,15 @@ def compose(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Compose]:
 
 def token(stack: Compose, scope: str) -> str:
     """`admin`: the operator's way (docs/docker.md), signed with the admin key in the master
-    volume. `predict`: minted inside the API container from the generated predict secret."""
+    volume. `predict` or `customers`: minted inside the API container from the generated
+    secret the UI holds (trusted for those two scopes), as the UI mints its tokens."""
     if scope == "admin":
         shown = stack.run("run", "--rm", "-T", "secrets", "show", "--admin-token", timeout=120)
         return shown.stdout.strip().splitlines()[-1]
+    assert scope in ("predict", "customers"), scope
     mint = (
         'JWT_PREDICT_SECRET="$(cat /run/secrets/jwt_predict_secret)" '
-        "exec churn-api token --scope predict --issuer churn-ui"
+        f"exec churn-api token --scope {scope} --issuer churn-ui"
     )
     minted = stack.run("exec", "-T", "api", "sh", "-c", mint, timeout=60)
     return minted.stdout.strip().splitlines()[-1]
@@ -262,6 +267,94 @@ def test_e2e_compose_serves_through_the_proxy(compose: Compose) -> None:
         assert body["model"] == {"name": "telco-churn", "version": "1", "alias": "champion"}
 
 
+def scorer_exit_code(stack: Compose) -> int:
+    """The one-shot scorer's exit code (`ps -a`: it has exited)."""
+    listed = stack.run("ps", "-a", "--format", "json", "scorer").stdout.strip()
+    if listed.startswith("["):
+        rows = json.loads(listed)
+    else:  # one JSON object per line (recent Compose)
+        rows = [json.loads(line) for line in listed.splitlines()]
+    assert len(rows) == 1, listed
+    assert rows[0]["State"] == "exited", rows[0]
+    return int(rows[0]["ExitCode"])
+
+
+# Run in the API container: the API's own database role (its generated password) must not be
+# able to write the store, and sees the rows the scorer wrote.
+STORE_ROLE_PROBE = """
+import json, psycopg
+password = open("/run/secrets/database_password").read()
+url = f"postgresql://churn_reader:{password}@postgres:5432/churn_store"
+with psycopg.connect(url, connect_timeout=5) as connection:
+    rows = connection.execute("SELECT count(*) FROM customers").fetchone()[0]
+    try:
+        connection.execute("DELETE FROM customers")
+        refused = None
+    except psycopg.Error as error:
+        refused = type(error).__name__
+        connection.rollback()
+print(json.dumps({"rows": rows, "delete": refused}))
+"""
+
+
+def test_e2e_compose_call_list_through_the_proxy_from_postgres(compose: Compose) -> None:
+    """The scorer ran after the trainer (the UI waited for it); the call list through the proxy
+    ranks the whole IBM base from PostgreSQL, with the `customers` scope only."""
+    assert scorer_exit_code(compose) == 0, compose.logs()
+    ready = requests.get(f"{compose.http}/health/ready", timeout=5)
+    assert ready.status_code == 200 and ready.json()["store"] == "ok", ready.text
+
+    url = f"{compose.http}/customers"
+    anonymous = requests.get(url, params={"limit": 10}, timeout=10)
+    assert anonymous.status_code == 401, anonymous.text
+    # A predict-only token may score but not read customers' personal data.
+    predict_only = {"Authorization": f"Bearer {token(compose, 'predict')}"}
+    refused = requests.get(url, params={"limit": 10}, headers=predict_only, timeout=10)
+    assert refused.status_code == 403, refused.text
+
+    headers = {"Authorization": f"Bearer {token(compose, 'customers')}"}
+    answer = requests.get(url, params={"limit": 10}, headers=headers, timeout=10)
+    assert answer.status_code == 200, answer.text
+    calls = answer.json()
+    assert calls["total"] == IBM_CUSTOMERS, {k: v for k, v in calls.items() if k != "customers"}
+    rows = calls["customers"]
+    assert [row["rank"] for row in rows] == list(range(1, 11))
+    values = [row["expected_value"] for row in rows]
+    assert values == sorted(values, reverse=True)
+    assert {row["model_version"] for row in rows} == {"1"}
+    for name, value in SECURITY_HEADERS.items():
+        assert answer.headers.get(name) == value, name
+
+    # Filters are validated like /predict bodies, through the proxy too.
+    bad = requests.get(url, params={"limit": 100000}, headers=headers, timeout=10)
+    assert bad.status_code == 422 and "limit" in bad.text, bad.text
+
+    customer = rows[0]["customer_id"]
+    detail = requests.get(f"{url}/{customer}", headers=headers, timeout=10)
+    assert detail.status_code == 200, detail.text
+    body = detail.json()
+    assert body["customer_id"] == customer and body["attributes"]
+    assert body["latest"]["churn_probability"] == rows[0]["churn_probability"]
+    other = "Month-to-month" if rows[0]["contract"] == "Two year" else "Two year"
+    what_if = requests.post(
+        f"{url}/{customer}/predict", json={"Contract": other}, headers=headers, timeout=10
+    )
+    assert what_if.status_code == 200, what_if.text
+    scored = what_if.json()
+    assert scored["delta"] == pytest.approx(
+        scored["what_if"]["churn_probability"] - scored["baseline"]["churn_probability"]
+    )
+    assert scored["delta"] != 0, "a contract change moves this model's probability"
+    unknown = requests.get(f"{url}/NO-SUCH-CUSTOMER", headers=headers, timeout=10)
+    assert unknown.status_code == 404 and "NO-SUCH-CUSTOMER" in unknown.text
+
+    # The rows are PostgreSQL's, and the API's role only reads them.
+    assert in_api(compose, STORE_ROLE_PROBE) == {
+        "rows": IBM_CUSTOMERS,
+        "delete": "ReadOnlySqlTransaction",
+    }
+
+
 def test_e2e_compose_ui_and_websocket_through_the_proxy(compose: Compose) -> None:
     login = compose.console
     health = requests.get(f"{compose.http}/ui/_stcore/health", auth=login, timeout=5)
@@ -286,7 +379,8 @@ def test_e2e_compose_ui_and_websocket_through_the_proxy(compose: Compose) -> Non
 def test_e2e_compose_api_image_is_lean(compose: Compose) -> None:
     probe = (
         "import importlib.util as u, json; "
-        "print(json.dumps([m for m in ('pandas', 'sklearn', 'matplotlib') if u.find_spec(m)]))"
+        "print(json.dumps([m for m in ('pandas', 'sklearn', 'matplotlib', 'pyarrow', 'dask')"
+        " if u.find_spec(m)]))"
     )
     found = compose.run("exec", "-T", "api", "python", "-c", probe, timeout=60).stdout
     assert json.loads(found.strip().splitlines()[-1]) == []
@@ -469,7 +563,7 @@ def test_e2e_compose_mlflow_memory_stays_small(compose: Compose) -> None:
 
 
 def test_e2e_compose_containers_run_hardened(compose: Compose) -> None:
-    for service in ("api", "ui", "mlflow", "proxy"):
+    for service in ("api", "ui", "mlflow", "proxy", "postgres"):
         info = compose.container(service)
         host = info["HostConfig"]
         assert host["ReadonlyRootfs"] is True, service
@@ -479,7 +573,8 @@ def test_e2e_compose_containers_run_hardened(compose: Compose) -> None:
         assert info["Config"]["User"] == "10001:10001", service
         # Secrets are files in the container, never values docker inspect would show.
         env = " ".join(info["Config"]["Env"])
-        assert not re.search(r"(SECRET|PASSWORD)=", env), (service, env)
+        # (postgres gets MLFLOW_DB_PASSWORD, empty unless the optional MLflow database is on.)
+        assert not re.search(r"(SECRET|PASSWORD)=[^ ]", env), (service, env)
 
 
 def test_e2e_compose_retrain_is_promoted_and_picked_up(compose: Compose) -> None:
