@@ -177,6 +177,39 @@ def secured_api(tmp_path_factory: pytest.TempPathFactory, trained_model_dir: Pat
     server.stop()
 
 
+def populate_store(database_url: str, customers_csv: Path, model_dir: Path, log: Path) -> None:
+    """Score the IBM base into the store with `churn-score run` (a subprocess: the UI package
+    never imports churn_api), the way `make run` fills it on first start."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("MODEL_URI", "DATABASE_URL") and not k.startswith(("JWT_", "API_"))
+    }
+    cmd = [str(BIN / "churn-score"), "run", "--customers", str(customers_csv)]
+    cmd += ["--drop-columns", "Churn", "--model-uri", str(model_dir)]
+    cmd += ["--database-url", database_url, "--no-progress"]
+    with log.open("wb") as out:
+        done = subprocess.run(
+            cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT, timeout=900
+        )
+    if done.returncode != 0:
+        raise RuntimeError(f"churn-score run failed:\n{log.read_text(errors='replace')[-3000:]}")
+
+
+@pytest.fixture(scope="session")
+def store_api(
+    tmp_path_factory: pytest.TempPathFactory, trained_model_dir: Path, dataset_csv: Path
+) -> Iterator[str]:
+    """A live API (auth off) with a customer store: a SQLite file holding the IBM base scored
+    by `churn-score run` with the trained model."""
+    root = tmp_path_factory.mktemp("ui-store-api")
+    database_url = f"sqlite:///{root / 'store.db'}"
+    populate_store(database_url, dataset_csv, trained_model_dir, root / "churn-score.log")
+    server = start_api(root, {"MODEL_URI": str(trained_model_dir), "DATABASE_URL": database_url})
+    yield server.url
+    server.stop()
+
+
 @pytest.fixture(scope="session")
 def not_ready_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A live API whose MODEL_URI is an empty folder: it runs but never becomes ready."""

@@ -15,11 +15,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 MODEL_REF = {"name": "telco-churn", "version": "7"}
 CONTRACTS = ["Month-to-month", "One year", "Two year"]
-BANDS = [
-    {"name": "low", "upper": 0.3},
-    {"name": "medium", "upper": 0.6},
-    {"name": "high", "upper": 1.0},
-]
+BANDS = [{"name": n, "upper": u} for n, u in (("low", 0.3), ("medium", 0.6), ("high", 1.0))]
 MODEL = {
     "name": "telco-churn",
     "version": "7",
@@ -35,18 +31,10 @@ MODEL = {
     },
 }
 OFFER_COST = 10.0
+SCORE_KEYS = ("churn_probability", "churn", "risk_band", "expected_value", "reasons")
 STORE_DOWN_ID = "STORE-DOWN"
-LIMITS = {
-    "limit",
-    "offset",
-    "sort",
-    "band",
-    "contract",
-    "min_tenure",
-    "max_tenure",
-    "budget_calls",
-    "budget_amount",
-}
+PARAMETERS = {"limit", "offset", "sort", "band", "contract", "min_tenure", "max_tenure"}
+PARAMETERS |= {"budget_calls", "budget_amount"}
 
 
 def probability(attributes: dict[str, Any]) -> float:
@@ -118,16 +106,7 @@ class FakeStore:
             out.append(
                 {
                     "customer_id": cid,
-                    **{
-                        k: scored[k]
-                        for k in (
-                            "churn_probability",
-                            "churn",
-                            "risk_band",
-                            "expected_value",
-                            "reasons",
-                        )
-                    },
+                    **{k: scored[k] for k in SCORE_KEYS},
                     "customer_value": 12 * float(attributes["MonthlyCharges"]),
                     "value_source": "12 x MonthlyCharges",
                     "contract": attributes["Contract"],
@@ -139,7 +118,7 @@ class FakeStore:
         return out
 
     def call_list(self, query: dict[str, list[str]]) -> tuple[int, Any]:
-        unknown = sorted(set(query) - LIMITS)
+        unknown = sorted(set(query) - PARAMETERS)
         if unknown:
             return _error(unknown[0], "unknown query parameter")
         q = {k: v[-1] for k, v in query.items()}
@@ -174,16 +153,11 @@ class FakeStore:
                 "expected_value": round(sum(r["expected_value"] for r in rows[:calls]), 2),
             }
         everyone = self.rows()
+        by_value = sorted(everyone, key=lambda r: -r["expected_value"])
+        by_probability = sorted(everyone, key=lambda r: -r["churn_probability"])
         curves = {
-            "by_expected_value": _curve(
-                sorted((r["expected_value"] for r in everyone), reverse=True)
-            ),
-            "by_churn_probability": _curve(
-                [
-                    r["expected_value"]
-                    for r in sorted(everyone, key=lambda r: -r["churn_probability"])
-                ]
-            ),
+            "by_expected_value": _curve([r["expected_value"] for r in by_value]),
+            "by_churn_probability": _curve([r["expected_value"] for r in by_probability]),
             "offer_cost": OFFER_COST,
         }
         return 200, {
@@ -202,17 +176,7 @@ class FakeStore:
             return 404, {"detail": f"No customer with customerID '{cid}'"}
         attributes = self.customers[cid]
         scored = prediction(cid, attributes)
-        latest = {
-            k: scored[k]
-            for k in (
-                "churn_probability",
-                "churn",
-                "risk_band",
-                "expected_value",
-                "reasons",
-                "model",
-            )
-        }
+        latest = {k: scored[k] for k in (*SCORE_KEYS, "model")}
         latest |= {
             "scored_at": "2026-11-30T08:00:00+00:00",
             "snapshot_date": "2026-11-30",

@@ -1,4 +1,6 @@
-"""End to end in a real browser: `churn-ui` (real Streamlit) -> live `churn-api` -> real model.
+"""End to end in a real browser: `churn-ui` (real Streamlit) -> live `churn-api` -> real model,
+and its customer store (a SQLite file holding the IBM base scored by `churn-score run`): the
+call list shows ranked customers, opening one shows its reasons, the what-if changes the score.
 
 Debian's chromium is driven by Playwright through `executable_path` (no `playwright install`).
 When /usr/bin/chromium is missing the test installs it with apt-get (root only) and skips,
@@ -20,6 +22,7 @@ import requests
 from testkit import free_port, start_process, stop_process, wait_http
 
 from churn_ui.api.client import ChurnApiClient
+from churn_ui.wording import pct, reason_text
 
 pytestmark = pytest.mark.e2e
 
@@ -52,15 +55,16 @@ def ensure_chromium() -> Path:
 
 
 @pytest.fixture(scope="module")
-def ui_server(api_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The real `churn-ui` console script on a free port, talking to the live API."""
+def ui_server(store_api: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The real `churn-ui` console script on a free port, talking to the live API (with a store,
+    so the customer pages come first)."""
     port = free_port()
     log = tmp_path_factory.mktemp("ui-server") / "ui.log"
     url = f"http://127.0.0.1:{port}/ui"
     process = start_process(
         [str(Path(sys.executable).parent / "churn-ui")],
         log,
-        {"API_BASE_URL": api_server, "HOST": "127.0.0.1", "PORT": str(port)},
+        {"API_BASE_URL": store_api, "HOST": "127.0.0.1", "PORT": str(port)},
     )
     try:
         wait_http(f"{url}/_stcore/health", process, timeout=120)
@@ -70,9 +74,10 @@ def ui_server(api_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
         stop_process(process)
 
 
-def test_ui_browser_scores_a_customer(ui_server: str, api_server: str) -> None:
+def test_ui_browser_scores_a_customer(ui_server: str, store_api: str) -> None:
     from playwright.sync_api import sync_playwright
 
+    api_server = store_api
     chromium = ensure_chromium()
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
@@ -81,7 +86,8 @@ def test_ui_browser_scores_a_customer(ui_server: str, api_server: str) -> None:
         )
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 2600})
-            page.goto(ui_server, timeout=90_000)
+            # With a customer store the call list is the start page; this one has its own URL.
+            page.goto(f"{ui_server}/score", timeout=90_000)
             page.get_by_text("Scoring service reachable").wait_for(timeout=90_000)
 
             tenure = page.get_by_role("spinbutton", name="Months as a customer")
@@ -111,3 +117,72 @@ def test_ui_browser_scores_a_customer(ui_server: str, api_server: str) -> None:
     assert "Months as a customer: 3 months" in body
     assert "Scoring service reachable" in body and expected.model.version in body
     assert "Traceback" not in body
+
+
+def test_ui_browser_call_list_customer_and_what_if(ui_server: str, store_api: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    api = ChurnApiClient(store_api, timeout=60)
+    ranked = api.call_list({"limit": "50", "offset": "0", "sort": "expected_value"})
+    assert ranked.total > 7000 and [r.rank for r in ranked.customers] == list(range(1, 51))
+    top = ranked.customers[0]
+    record = api.customer(top.customer_id)
+    contract = "Two year" if record.attributes.get("Contract") != "Two year" else "One year"
+    expected = api.what_if(top.customer_id, {"Contract": contract})
+    assert expected.delta != 0
+    chromium = ensure_chromium()
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(chromium), args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 2600})
+            page.goto(ui_server, timeout=90_000)
+            # The call list opens first: ranked customers of the store, best expected value first.
+            page.get_by_role("heading", name="Call list").wait_for(timeout=90_000)
+            page.get_by_text(f"Customers 1–50 of {ranked.total:,}").wait_for(timeout=60_000)
+            page.get_by_text("customers of this ranking is worth most").wait_for(timeout=30_000)
+            page.locator("[data-testid='stVegaLiteChart'] svg.marks").first.wait_for(timeout=30_000)
+            picker = page.get_by_test_id("stSelectbox").filter(has_text="Open a customer")
+            shown_first = picker.locator("input").first.input_value() or picker.inner_text()
+            page.wait_for_timeout(1000)
+            page.screenshot(path=str(ARTIFACTS / "ui-call-list.png"), full_page=True)
+            list_body = page.inner_text("body")
+
+            # Opening the top customer shows its reasons.
+            page.get_by_role("button", name="Open customer").click()
+            page.get_by_role("heading", name=f"Customer {top.customer_id}").wait_for(timeout=60_000)
+            page.get_by_text("Why: the main reasons").wait_for(timeout=30_000)
+            metric = page.get_by_test_id("stMetricValue")
+            metric.get_by_text(pct(record.latest.churn_probability)).first.wait_for(timeout=30_000)
+            page.get_by_role("button", name="Score the what-if").wait_for(timeout=30_000)
+            customer_url = page.url
+            customer_body = page.inner_text("body")
+
+            # The what-if: the stored customer on another contract scores differently.
+            what_if = page.get_by_test_id("stForm").filter(has_text="Score the what-if")
+            what_if.get_by_test_id("stSelectbox").filter(has_text="Contract").click()
+            page.get_by_role("option", name=contract).click()
+            what_if.get_by_role("button", name="Score the what-if").click()
+            page.get_by_text("Churn probability with the change").wait_for(timeout=60_000)
+            metric.get_by_text(pct(expected.what_if.churn_probability)).first.wait_for(
+                timeout=30_000
+            )
+            page.wait_for_timeout(1000)
+            page.screenshot(path=str(ARTIFACTS / "ui-customer-what-if.png"), full_page=True)
+            whatif_body = page.inner_text("body")
+        finally:
+            browser.close()
+
+    assert top.customer_id in shown_first, shown_first
+    assert "Traceback" not in list_body + customer_body + whatif_body
+    assert f"customer={top.customer_id}" in customer_url
+    assert record.latest.reasons
+    for reason in record.latest.reasons:
+        assert reason_text(reason) in customer_body
+    assert pct(record.latest.churn_probability) in customer_body
+    assert f"What if Contract = {contract}" in whatif_body
+    assert pct(expected.baseline.churn_probability) in whatif_body
+    assert pct(expected.what_if.churn_probability) in whatif_body
+    assert f"{expected.delta * 100:+.1f} points" in whatif_body

@@ -51,7 +51,7 @@ def profit_curve_chart(
             color=alt.Color(
                 "ranking:N",
                 scale=alt.Scale(domain=[BY_VALUE, BY_PROBABILITY], range=[BEST_COLOR, "#9e9e9e"]),
-                legend=alt.Legend(title=None, orient="bottom"),
+                legend=alt.Legend(title=None, orient="bottom", labelLimit=320),
             ),
             tooltip=[
                 alt.Tooltip("ranking:N", title="Ranking"),

@@ -65,11 +65,11 @@ def _query(info: ModelInfo | None) -> CallListQuery:
         contract = st.selectbox(label("Contract"), [ALL, *contracts], key="cl_contract")
     with low_col:
         min_tenure = st.number_input(
-            "Months as a customer, from", min_value=0, value=None, step=1, key="cl_min_tenure"
+            "Tenure from (months)", min_value=0, value=None, step=1, key="cl_min_tenure"
         )
     with high_col:
         max_tenure = st.number_input(
-            "Months as a customer, to", min_value=0, value=None, step=1, key="cl_max_tenure"
+            "Tenure to (months)", min_value=0, value=None, step=1, key="cl_max_tenure"
         )
     mode_col, budget_col, size_col, page_col = st.columns([1.4, 1, 1.2, 2])
     with mode_col:

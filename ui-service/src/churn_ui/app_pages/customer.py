@@ -60,7 +60,9 @@ def _summary(record: CustomerRecord) -> None:
     )
     if latest.reasons:
         st.subheader("Why: the main reasons")
-        st.altair_chart(reasons_chart(latest.reasons), width="stretch")
+        st.altair_chart(
+            reasons_chart(latest.reasons), width="stretch", height=60 + 40 * len(latest.reasons)
+        )
         st.markdown("\n".join(f"- {reason_text(r)}" for r in latest.reasons))
         if latest.reasons_source == "live":
             served = f" (version {latest.reasons_model.version})" if latest.reasons_model else ""
