@@ -103,7 +103,9 @@ async def call_list(request: Request) -> Response:
         )
     calls = value.budget_calls(wanted.budget_calls, wanted.budget_amount, offer_cost or 0.0)
     query = replace(wanted.query, budget_calls=calls)
-    found = await _store_call(request, reads.call_list, query)
+    found = await _store_call(
+        request, reads.call_list, query, request.app.state.customer_store.list_cache
+    )
     budget = None
     if calls is not None:
         used = min(calls, found["total"])

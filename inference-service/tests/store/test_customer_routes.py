@@ -166,3 +166,18 @@ def test_the_customers_scope(
         assert "not trusted for the 'customers' scope" in refused.json()["detail"][0]["message"]
         ok = api.request(method, path, headers=apis.bearer(apis.OPERATOR, "customers"))
         assert ok.status_code == 200, ok.text
+
+
+def test_totals_follow_new_runs(
+    api: TestClient, apis: Any, engine: Any, load: Any, tiny_records: list[dict[str, Any]]
+) -> None:
+    assert api.get("/customers", headers=apis.ui()).json()["total"] == 120
+    assert api.get("/customers?band=high", headers=apis.ui()).status_code == 200
+    load(engine, tiny_records[120:150])
+    assert api.get("/customers", headers=apis.ui()).json()["total"] == 150
+    high = sum(r["risk_band"] == "high" for r in _all(api, apis))
+    assert api.get("/customers?band=high", headers=apis.ui()).json()["total"] == high
+
+
+def _all(api: TestClient, apis: Any) -> list[dict[str, Any]]:
+    return api.get("/customers?limit=500", headers=apis.ui()).json()["customers"]  # type: ignore[no-any-return]

@@ -98,3 +98,35 @@ def test_request_log_names_the_route_not_the_customer(
     assert not [
         r for r in caplog.records if r.name.startswith("churn_api") and secret_id in str(r.__dict__)
     ]
+
+
+@pytest.mark.integration
+def test_connections_the_server_closed_are_replaced(
+    apis: Any, postgres_url: str, load: Any, tiny_records: list[dict[str, Any]]
+) -> None:
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    url = fresh_database(postgres_url)
+    migrate(url)
+    engine = make_engine(url)
+    load(engine, tiny_records[:5])
+    engine.dispose()
+    cid = tiny_records[0]["customerID"]
+    for client in apis.client(apis.settings(database_url=url)):
+        assert client.get(f"/customers/{cid}", headers=apis.ui()).status_code == 200
+        admin = make_url(postgres_url)
+        with psycopg.connect(
+            host=admin.host,
+            port=admin.port,
+            user=admin.username,
+            password=admin.password,
+            dbname="postgres",
+            autocommit=True,
+        ) as conn:
+            killed = conn.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = %s",
+                (make_url(url).database,),
+            ).fetchone()
+        assert killed is not None and killed[0] >= 1
+        assert client.get(f"/customers/{cid}", headers=apis.ui()).status_code == 200

@@ -49,9 +49,9 @@ def redact_url(url: str) -> str:
 def make_engine(url: str, *, timeout_s: float = 5.0, pool_size: int = 8) -> Engine:
     """An engine whose connects and statements are bounded by `timeout_s`.
 
-    PostgreSQL: connect_timeout and statement_timeout, pool_pre_ping (a restarted server costs
-    one retry, not an error). SQLite: WAL (readers never wait for the scorer), busy_timeout,
-    foreign keys on. A SQLite file's folder is created.
+    PostgreSQL: connect_timeout and statement_timeout; no pre-ping (a round trip per request):
+    CustomerStore retries once on a connection the server closed. SQLite: WAL (readers never
+    wait for the scorer), busy_timeout, foreign keys on. A SQLite file's folder is created.
     """
     parsed = make_url(url)
     backend = parsed.get_backend_name()
@@ -79,7 +79,7 @@ def make_engine(url: str, *, timeout_s: float = 5.0, pool_size: int = 8) -> Engi
             parsed = parsed.set(drivername="postgresql+psycopg")
         return create_engine(
             parsed,
-            pool_pre_ping=True,
+            pool_recycle=3600,
             pool_size=pool_size,
             max_overflow=pool_size,
             pool_timeout=timeout_s,

@@ -1,39 +1,65 @@
 """Reading the customer store: one customer with its history, the ranked call list, the base's
-profit curve. Every function is blocking (run it off the event loop) and raises
-StoreUnavailableError / StoreSchemaError, never a driver error."""
+profit curve. Every function is blocking (run it off the event loop), uses one connection and
+raises StoreUnavailableError / StoreSchemaError, never a driver error."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Connection, Engine, case, func, select, text
 
 from churn_api.store.engine import store_errors
 from churn_api.store.schema import customers, scores, scoring_runs
 
 SORTS = ("expected_value", "churn_probability")
 HISTORY_MAX = 200
-_LIST_COLUMNS = (
-    customers.c.customer_id,
-    customers.c.churn_probability,
-    customers.c.churn,
-    customers.c.risk_band,
-    customers.c.expected_value,
-    customers.c.customer_value,
-    customers.c.value_source,
-    customers.c.contract,
-    customers.c.tenure,
-    customers.c.reasons,
-    customers.c.model_version,
-    customers.c.scored_at,
+# Plain str keys: SQLAlchemy's column names are a str subclass that JSON encoders slow on.
+_LIST_NAMES = (
+    "customer_id",
+    "churn_probability",
+    "churn",
+    "risk_band",
+    "expected_value",
+    "customer_value",
+    "value_source",
+    "contract",
+    "tenure",
+    "reasons",
+    "model_version",
+    "scored_at",
+)
+_LIST_COLUMNS = tuple(customers.c[name] for name in _LIST_NAMES)
+_SCORE_NAMES = (
+    "churn_probability",
+    "churn",
+    "risk_band",
+    "expected_value",
+    "model_name",
+    "model_version",
+    "scored_at",
+    "snapshot_date",
+    "run_id",
+)
+# One round trip for a lookup: the customer's row, joined to its history rows (newest first).
+_LOOKUP = (
+    select(
+        *(customers.c[n] for n in ("customer_id", "attributes", "customer_value", "value_source")),
+        customers.c.reasons,
+        *(customers.c[n] for n in _SCORE_NAMES),
+        *(scores.c[n].label(f"h_{n}") for n in _SCORE_NAMES),
+    )
+    .select_from(customers.outerjoin(scores, scores.c.customer_id == customers.c.customer_id))
+    .order_by(scores.c.snapshot_date.desc(), scores.c.scored_at.desc(), scores.c.id.desc())
+    .limit(HISTORY_MAX)
 )
 
 
 @dataclass(frozen=True)
 class CallListQuery:
-    """A validated call list request (customer_routes checks every value)."""
+    """A validated call list request (customer_params checks every value)."""
 
     limit: int = 50
     offset: int = 0
@@ -53,6 +79,20 @@ class CallListQuery:
         }
 
 
+@dataclass
+class ListCache:
+    """Totals and the profit curve, valid while the store's runs do not change.
+
+    Counting a million rows costs more than the rest of a page; between scoring runs the
+    answer cannot change. Never used while a run is writing (its partitions change totals).
+    """
+
+    version: tuple[Any, ...] | None = None
+    totals: dict[tuple[Any, ...], int] = field(default_factory=dict)
+    curve: dict[str, Any] | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
 def _iso(value: datetime | date | None) -> str | None:
     """ISO text; SQLite returns naive datetimes, which the writers stored as UTC."""
     if isinstance(value, datetime) and value.tzinfo is None:
@@ -60,16 +100,16 @@ def _iso(value: datetime | date | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def _score(row: Any) -> dict[str, Any]:
+def _score(values: dict[str, Any]) -> dict[str, Any]:
     return {
-        "churn_probability": row.churn_probability,
-        "churn": row.churn,
-        "risk_band": row.risk_band,
-        "expected_value": row.expected_value,
-        "model": {"name": row.model_name, "version": row.model_version},
-        "scored_at": _iso(row.scored_at),
-        "snapshot_date": _iso(row.snapshot_date),
-        "run_id": row.run_id,
+        "churn_probability": values["churn_probability"],
+        "churn": values["churn"],
+        "risk_band": values["risk_band"],
+        "expected_value": values["expected_value"],
+        "model": {"name": values["model_name"], "version": values["model_version"]},
+        "scored_at": _iso(values["scored_at"]),
+        "snapshot_date": _iso(values["snapshot_date"]),
+        "run_id": values["run_id"],
     }
 
 
@@ -77,23 +117,24 @@ def get_customer(engine: Engine, customer_id: str) -> dict[str, Any] | None:
     """Attributes, the latest score (with stored reasons, maybe None) and the history, newest
     first (at most HISTORY_MAX entries); None for an unknown id."""
     with store_errors(str(engine.url)), engine.connect() as conn:
-        row = conn.execute(select(customers).where(customers.c.customer_id == customer_id)).first()
-        if row is None:
-            return None
-        history = conn.execute(
-            select(scores)
-            .where(scores.c.customer_id == customer_id)
-            .order_by(scores.c.snapshot_date.desc(), scores.c.scored_at.desc(), scores.c.id.desc())
-            .limit(HISTORY_MAX)
-        ).all()
+        rows = conn.execute(_LOOKUP.where(customers.c.customer_id == customer_id)).all()
+    if not rows:
+        return None
+    first = rows[0]
+    latest = _score({n: getattr(first, n) for n in _SCORE_NAMES})
+    history = [
+        _score({n: getattr(row, f"h_{n}") for n in _SCORE_NAMES})
+        for row in rows
+        if row.h_run_id is not None
+    ]
     return {
-        "customer_id": row.customer_id,
-        "snapshot_date": _iso(row.snapshot_date),
-        "attributes": row.attributes,
-        "customer_value": row.customer_value,
-        "value_source": row.value_source,
-        "latest": {**_score(row), "reasons": row.reasons},
-        "history": [_score(h) for h in history],
+        "customer_id": first.customer_id,
+        "snapshot_date": latest["snapshot_date"],
+        "attributes": first.attributes,
+        "customer_value": first.customer_value,
+        "value_source": first.value_source,
+        "latest": {**latest, "reasons": first.reasons},
+        "history": history,
     }
 
 
@@ -117,82 +158,99 @@ def _order(sort: str) -> list[Any]:
     return [customers.c[sort].desc(), customers.c.customer_id]
 
 
-def count(engine: Engine, query: CallListQuery) -> int:
-    """How many customers match the filters."""
-    with store_errors(str(engine.url)), engine.connect() as conn:
-        stmt = select(func.count()).select_from(customers).where(*_where(query))
-        return int(conn.execute(stmt).scalar_one())
+def _count(conn: Connection, query: CallListQuery) -> int:
+    stmt = select(func.count()).select_from(customers).where(*_where(query))
+    return int(conn.execute(stmt).scalar_one())
 
 
-def budget_value(engine: Engine, query: CallListQuery) -> float | None:
+def _budget_value(conn: Connection, query: CallListQuery) -> float | None:
     """The expected value of calling the first `budget_calls` customers of the list."""
     if query.budget_calls is None:
         return None
-    with store_errors(str(engine.url)), engine.connect() as conn:
-        top = (
-            select(customers.c.expected_value)
-            .where(*_where(query))
-            .order_by(*_order(query.sort))
-            .limit(query.budget_calls)
-            .subquery()
-        )
-        total = conn.execute(select(func.coalesce(func.sum(top.c.expected_value), 0.0))).scalar()
-        return float(total or 0.0)
+    top = (
+        select(customers.c.expected_value)
+        .where(*_where(query))
+        .order_by(*_order(query.sort))
+        .limit(query.budget_calls)
+        .subquery()
+    )
+    total = conn.execute(select(func.coalesce(func.sum(top.c.expected_value), 0.0))).scalar()
+    return float(total or 0.0)
 
 
-def call_list_page(engine: Engine, query: CallListQuery) -> list[dict[str, Any]]:
+def _page(conn: Connection, query: CallListQuery) -> list[dict[str, Any]]:
     """One page of the ranked list: rank (1-based over the whole list) and the row."""
-    with store_errors(str(engine.url)), engine.connect() as conn:
-        rows = conn.execute(
-            select(*_LIST_COLUMNS)
-            .where(*_where(query))
-            .order_by(*_order(query.sort))
-            .limit(query.limit)
-            .offset(query.offset)
-        ).all()
+    rows = conn.execute(
+        select(*_LIST_COLUMNS)
+        .where(*_where(query))
+        .order_by(*_order(query.sort))
+        .limit(query.limit)
+        .offset(query.offset)
+    ).all()
     page = []
+    budget = query.budget_calls
     for k, row in enumerate(rows):
         rank = query.offset + k + 1
-        item = dict(row._mapping)
+        item = dict(zip(_LIST_NAMES, row, strict=True))
         item["scored_at"] = _iso(item["scored_at"])
-        budget = query.budget_calls
-        page.append(
-            {"rank": rank, **item, "within_budget": None if budget is None else rank <= budget}
-        )
+        item["within_budget"] = None if budget is None else rank <= budget
+        page.append({"rank": rank, **item})
     return page
+
+
+def _curve(conn: Connection) -> dict[str, Any] | None:
+    return conn.execute(  # type: ignore[no-any-return]
+        select(scoring_runs.c.profit_curve)
+        .where(scoring_runs.c.status == "succeeded", scoring_runs.c.profit_curve.is_not(None))
+        .order_by(scoring_runs.c.finished_at.desc())
+        .limit(1)
+    ).scalar()
+
+
+def _version(conn: Connection) -> tuple[Any, ...] | None:
+    """What changes whenever a run starts or ends; None while one is running."""
+    running = func.sum(case((scoring_runs.c.status == "running", 1), else_=0))
+    row = conn.execute(select(func.count(), func.max(scoring_runs.c.finished_at), running)).one()
+    return None if row[2] else (row[0], row[1])
 
 
 def latest_profit_curve(engine: Engine) -> dict[str, Any] | None:
     """The profit curves of the newest succeeded run that recorded them."""
     with store_errors(str(engine.url)), engine.connect() as conn:
-        return conn.execute(
-            select(scoring_runs.c.profit_curve)
-            .where(scoring_runs.c.status == "succeeded", scoring_runs.c.profit_curve.is_not(None))
-            .order_by(scoring_runs.c.finished_at.desc())
-            .limit(1)
-        ).scalar()
+        return _curve(conn)
 
 
-def data_version(engine: Engine) -> tuple[int, str | None]:
-    """(runs, newest finish) of the store: changes whenever a scoring run starts or ends."""
+def call_list(
+    engine: Engine, query: CallListQuery, cache: ListCache | None = None
+) -> dict[str, Any]:
+    """The page, the total, the budget's expected value and the base's profit curves."""
     with store_errors(str(engine.url)), engine.connect() as conn:
-        row = conn.execute(
-            select(func.count(), func.max(scoring_runs.c.finished_at)).select_from(scoring_runs)
-        ).one()
-    return int(row[0]), _iso(row[1])
+        page = _page(conn, query)
+        budget = _budget_value(conn, query)
+        version = _version(conn) if cache is not None else None
+        key = (query.band, query.contract, query.min_tenure, query.max_tenure)
+        if cache is None or version is None:
+            total, curve = _count(conn, query), _curve(conn)
+        else:
+            with cache.lock:
+                if cache.version != version:
+                    cache.version, cache.totals, cache.curve = version, {}, _curve(conn)
+                curve = cache.curve
+                total = cache.totals.get(key)
+            if total is None:
+                total = _count(conn, query)
+                with cache.lock:
+                    if cache.version == version:
+                        cache.totals[key] = total
+    return {
+        "customers": page,
+        "total": total,
+        "budget_expected_value": budget,
+        "profit_curve": curve,
+    }
 
 
 def ping(engine: Engine) -> None:
     """A round trip (SELECT 1); StoreUnavailableError when the store does not answer."""
     with store_errors(str(engine.url)), engine.connect() as conn:
         conn.execute(text("SELECT 1"))
-
-
-def call_list(engine: Engine, query: CallListQuery) -> dict[str, Any]:
-    """The page, the total, the budget's expected value and the base's profit curves."""
-    return {
-        "customers": call_list_page(engine, query),
-        "total": count(engine, query),
-        "budget_expected_value": budget_value(engine, query),
-        "profit_curve": latest_profit_curve(engine),
-    }

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 
 from churn_api.store.engine import (
     StoreError,
@@ -21,7 +22,7 @@ from churn_api.store.engine import (
     migrate,
     redact_url,
 )
-from churn_api.store.reads import ping
+from churn_api.store.reads import ListCache, ping
 
 log = logging.getLogger("churn_api.store")
 T = TypeVar("T")
@@ -47,6 +48,7 @@ class CustomerStore:
         self._schema_ok = False
         self._lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
+        self.list_cache = ListCache()
 
     @property
     def configured(self) -> bool:
@@ -74,8 +76,16 @@ class CustomerStore:
         return engine
 
     def call_sync(self, fn: Callable[..., T], *args: Any) -> T:
-        """fn(engine, *args) in the calling thread."""
-        return fn(self.engine(), *args)
+        """fn(engine, *args) in the calling thread, retried once on a connection the server
+        had closed (a restarted store: the pool is then refilled)."""
+        engine = self.engine()
+        try:
+            return fn(engine, *args)
+        except StoreUnavailableError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, DBAPIError) and cause.connection_invalidated:
+                return fn(engine, *args)
+            raise
 
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
         """fn(engine, *args) on the store's threads; StoreUnavailableError past the deadline."""
