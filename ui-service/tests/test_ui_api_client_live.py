@@ -145,14 +145,14 @@ def test_ui_client_403_without_predict_scope(secured_api: str) -> None:
         client.predict(CUSTOMER)
 
 
-def test_ui_client_mints_a_predict_token_from_the_secret(secured_api: str) -> None:
+def test_ui_client_mints_a_predict_customers_token_from_the_secret(secured_api: str) -> None:
     settings = UISettings(api_base_url=secured_api, api_predict_secret=SECRET)
     client = ChurnApiClient.from_settings(settings)
     assert client.predict(CUSTOMER).customerID == "TEST-0001"
     token = client.tokens.token()
     assert token is not None
     claims = jwt.decode(token, SECRET, algorithms=["HS256"], audience="churn-api")
-    assert claims["scope"] == "predict" and claims["sub"] == "churn-ui"
+    assert claims["scope"] == "predict customers" and claims["sub"] == "churn-ui"
     assert (claims["iss"], claims["aud"]) == ("churn-ui", "churn-api")
     assert claims["exp"] - claims["iat"] == settings.api_token_ttl_seconds
     assert 0 < claims["exp"] - time.time() <= settings.api_token_ttl_seconds

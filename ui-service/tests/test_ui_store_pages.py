@@ -244,3 +244,17 @@ def test_ui_store_outage_keeps_the_pages_and_says_so(
     assert any(
         w.startswith("Could not load the call list. The customer store is") for w in warnings
     )
+
+
+def test_ui_customer_lookup_by_typed_id_goes_into_the_url(
+    monkeypatch: pytest.MonkeyPatch, store_url: str
+) -> None:
+    at = _app(monkeypatch, store_url).run()
+    at.switch_page("app_pages/customer.py").run()
+    assert "Type a customer ID and press **Look up**." in _texts(at)
+    at.text_input[0].input("  C-003 ")
+    at.button(key="FormSubmitter:customer_lookup-Look up").click().run()
+    assert not at.exception
+    assert at.query_params["customer"] in ("C-003", ["C-003"])
+    assert [h.value for h in at.header] == ["Customer C-003"]
+    assert "Customer value $582.00 (estimated as 12 × monthly charges)." in _texts(at)

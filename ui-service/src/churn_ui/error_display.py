@@ -9,6 +9,7 @@ import streamlit as st
 from churn_ui.api.errors import (
     ApiError,
     ApiInvalidInputError,
+    ApiNotFoundError,
     ApiNotReadyError,
     ApiStoreUnavailableError,
     ApiTimeoutError,
@@ -33,4 +34,6 @@ def show_error(exc: ApiError, doing: str = "") -> None:
         st.warning(prefix + exc.message)
     else:
         st.error(prefix + exc.message)
-    log.info("API error shown to the user: %s", exc.message)
+    # A not-found message names the customer ID: personal data stays out of the log.
+    shown = type(exc).__name__ if isinstance(exc, ApiNotFoundError) else exc.message
+    log.info("API error shown to the user: %s", shown)

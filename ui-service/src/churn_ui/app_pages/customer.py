@@ -86,7 +86,7 @@ def _details(record: CustomerRecord, info: ModelInfo | None) -> None:
         )
     with history_col:
         st.subheader("Score history")
-        if len(record.history) > 1:
+        if record.history:
             st.altair_chart(history_chart(record), width="stretch")
         st.dataframe(
             history_frame(record),
