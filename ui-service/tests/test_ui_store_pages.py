@@ -217,6 +217,11 @@ def test_ui_customer_page_names_an_unknown_id_and_a_store_outage(
     at = _customer_page(monkeypatch, store_url, "NOPE-1")
     assert not at.exception
     assert [str(e.value) for e in at.error] == ["No customer with customerID 'NOPE-1'"]
+    # An ID from a crafted link is shown as text, never as a link.
+    at = _customer_page(monkeypatch, store_url, "[pay](https://x.test)")
+    assert [str(e.value) for e in at.error] == [
+        "No customer with customerID '\\[pay\\]\\(https\\://x.test\\)'"
+    ]
 
     at = _customer_page(monkeypatch, store_url, STORE_DOWN_ID)
     warnings = [str(w.value) for w in at.warning]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from churn_ui.api.models import Reason
-from churn_ui.wording import decision_text, money, named, reason_text, value_text
+from churn_ui.wording import decision_text, money, named, plain, reason_text, value_text
 
 
 def test_ui_wording_is_plain() -> None:
@@ -18,3 +18,10 @@ def test_ui_wording_is_plain() -> None:
     assert named("NewFieldName") == "New field name (NewFieldName)"
     assert "recommend a retention offer" in decision_text(0.37, 0.37)
     assert "no retention offer needed" in decision_text(0.369, 0.37)
+
+
+def test_ui_plain_shows_markdown_literally() -> None:
+    assert plain("7590-VHVEG") == "7590-VHVEG"
+    assert plain("[pay](https://x.test/a_b)") == "\\[pay\\]\\(https\\://x.test/a\\_b\\)"
+    assert plain("$x$ *y* `z`") == "\\$x\\$ \\*y\\* \\`z\\`"
+    assert plain("plain words") == "plain words"

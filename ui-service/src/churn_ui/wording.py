@@ -97,6 +97,17 @@ def decision_text(probability: float, threshold: float) -> str:
     return f"Below the {pct(threshold, 0)} action threshold: no retention offer needed."
 
 
+# Inline markdown only (the text never starts a line): emphasis, code, links, HTML, formulas,
+# and `:` so that a bare URL is not turned into a link.
+_MARKDOWN = re.compile(r"([\\`*_\[\]()|<>~$:])")
+
+
+def plain(text: str) -> str:
+    """`text` shown literally inside a line of Streamlit markdown: a customer ID from a link such
+    as `[pay here](https://...)` must not render as a link, emphasis or formula."""
+    return _MARKDOWN.sub(r"\\\1", text)
+
+
 def named(field: str) -> str:
     """'Months as a customer (tenure)', or just 'Contract' when the label is the name."""
     friendly = label(field)

@@ -25,7 +25,7 @@ from churn_ui.customer_view import (
 from churn_ui.error_display import show_error
 from churn_ui.form_fields import field_widget
 from churn_ui.store_charts import history_chart
-from churn_ui.wording import band_text, group_title, money, pct, reason_text
+from churn_ui.wording import band_text, group_title, money, pct, plain, reason_text
 
 WHATIF_KEY = "customer_whatif"  # (customer ID, the what-if answer)
 
@@ -47,7 +47,7 @@ def _lookup() -> str | None:
 
 def _summary(record: CustomerRecord) -> None:
     latest = record.latest
-    st.header(f"Customer {record.customer_id}")
+    st.header(f"Customer {plain(record.customer_id)}")
     left, middle, right = st.columns(3)
     left.metric("Churn probability", pct(latest.churn_probability))
     middle.metric("Risk band", band_text(latest.risk_band))
@@ -193,7 +193,7 @@ def main() -> None:
     try:
         record = client().customer(customer_id)
     except ApiNotFoundError as exc:
-        st.error(exc.message)
+        st.error(plain(exc.message))  # it quotes the ID, which may come from a crafted link
         return
     except ApiError as exc:
         show_error(exc, "load this customer")
