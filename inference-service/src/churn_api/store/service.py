@@ -45,6 +45,7 @@ class CustomerStore:
         self.migrate = migrate
         self.threads = threads
         self._engine: Engine | None = None
+        self._reader: Engine | None = None
         self._schema_ok = False
         self._lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
@@ -55,7 +56,10 @@ class CustomerStore:
         return self.url is not None
 
     def engine(self) -> Engine:
-        """The engine, created on first use; its schema checked (or migrated) once."""
+        """The reading engine, created on first use; the schema checked (or migrated) once.
+
+        Reads run in autocommit: each is one statement, so BEGIN/ROLLBACK would only add
+        round trips (and the API never writes)."""
         if self.url is None:
             raise StoreNotConfiguredError(NOT_CONFIGURED)
         with self._lock:
@@ -73,7 +77,9 @@ class CustomerStore:
                         "customer store has no schema: run `churn-score migrate`"
                     )
                 self._schema_ok = True
-        return engine
+                self._reader = engine.execution_options(isolation_level="AUTOCOMMIT")
+            assert self._reader is not None
+            return self._reader
 
     def call_sync(self, fn: Callable[..., T], *args: Any) -> T:
         """fn(engine, *args) in the calling thread, retried once on a connection the server
@@ -121,5 +127,5 @@ class CustomerStore:
             self._pool = None
         if self._engine is not None:
             self._engine.dispose()
-            self._engine = None
+            self._engine = self._reader = None
             self._schema_ok = False
