@@ -337,3 +337,52 @@ def test_migrate_creates_the_schema(tmp_path: Path, capsys: pytest.CaptureFixtur
     url = f"sqlite:///{tmp_path / 'store.db'}"
     assert main(["migrate", "--database-url", url]) == 0
     assert counts(url) == (0, 0, 0)
+
+
+@pytest.mark.usefixtures("keys")
+def test_a_store_failing_mid_run_fails_the_run_and_marks_it_failed(
+    tmp_path: Path,
+    snapshot: Path,
+    tiny_model_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from churn_api.scoring import runner
+    from churn_api.store.engine import StoreUnavailableError
+
+    real = runner.write_partition
+    calls = []
+
+    def flaky(engine: Any, run: Any, rows: Any) -> None:
+        calls.append(len(rows))
+        if len(calls) == 2:
+            raise StoreUnavailableError("customer store unavailable: connection lost")
+        real(engine, run, rows)
+
+    monkeypatch.setattr(runner, "write_partition", flaky)
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    code = main(
+        [
+            "run",
+            "--no-progress",
+            "--json",
+            "--customers",
+            str(snapshot),
+            "--model-uri",
+            str(tiny_model_dir),
+            "--database-url",
+            url,
+            "--partition-rows",
+            "100",
+        ]
+    )
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert "run failed" in err and "connection lost" in err
+    assert json.loads(out)["status"] == "failed"
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        run = conn.execute(select(scoring_runs)).mappings().one()
+    engine.dispose()
+    assert run["status"] == "failed" and "connection lost" in run["detail"]
+    assert run["rows_scored"] == 100  # the partition written before the failure

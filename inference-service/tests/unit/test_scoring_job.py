@@ -164,3 +164,36 @@ def test_top_decile_reasons_cover_the_top_by_value_and_by_probability(
 def test_unknown_reasons_mode_is_refused(tiny_model: LoadedModel) -> None:
     with pytest.raises(ValueError, match="reasons"):
         PartitionScorer(tiny_model, "some")
+
+
+def test_odd_column_types_are_rejected_row_by_row_never_a_crash(tiny_model: LoadedModel) -> None:
+    import datetime as dt
+
+    batch = pa.record_batch(
+        [
+            pa.array(["A", "B", "C"]),
+            pa.array([["Male"], ["Female"], None], type=pa.list_(pa.string())),
+            pa.array([True, False, None]),
+            pa.array([dt.datetime(2026, 1, 1), None, None], type=pa.timestamp("s")),
+            pa.array(["One year", "Two year", None]).dictionary_encode(),
+            pa.array([20.5, 30.25, None], type=pa.float32()),
+            pa.array([1, 2, None], type=pa.int32()),
+        ],
+        names=[
+            "customerID",
+            "gender",
+            "tenure",
+            "TotalCharges",
+            "Contract",
+            "MonthlyCharges",
+            "SeniorCitizen",
+        ],
+    )
+    result = PartitionScorer(tiny_model).score(batch, 1)
+    assert result.read == 3
+    by_row = {r.row: {e["field"] for e in r.errors} for r in result.rejected}
+    assert by_row[1] >= {"gender", "tenure", "TotalCharges"}
+    assert by_row[2] >= {"gender", "tenure", "SeniorCitizen"}
+    assert list(result.rows.customer_id) == ["C"]
+    attributes = result.rows.attributes[0]
+    assert attributes["Contract"] is None and attributes["MonthlyCharges"] is None

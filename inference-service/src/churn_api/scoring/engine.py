@@ -4,6 +4,7 @@ scored partition to the store, and add up the counts and stage timings."""
 from __future__ import annotations
 
 import hashlib
+import queue
 import tempfile
 import threading
 import time
@@ -76,22 +77,75 @@ def partitions(
         row = end
 
 
+class BackgroundWriter:
+    """Writes partitions on one background thread while the next one is scored (the database
+    driver and xgboost release the GIL); at most `depth` partitions wait. The first write error
+    is raised in the scoring thread at the next submit, or by close()."""
+
+    def __init__(self, write: Writer, depth: int = 1) -> None:
+        self.write = write
+        self.queue: queue.Queue[tuple[ScoredRows, Callable[[float], None]] | None] = queue.Queue(
+            maxsize=depth
+        )
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._loop, name="churn-score-writer", daemon=True)
+        self.thread.start()
+
+    def _loop(self) -> None:
+        while (item := self.queue.get()) is not None:
+            rows, done = item
+            if self.error is not None:
+                continue  # drain: the run is failing
+            try:
+                t0 = time.perf_counter()
+                self.write(rows)
+                done(time.perf_counter() - t0)
+            except BaseException as exc:  # handed to the scoring thread
+                self.error = exc
+
+    def submit(self, rows: ScoredRows, done: Callable[[float], None]) -> None:
+        self._raise()
+        self.queue.put((rows, done))
+
+    def close(self) -> None:
+        """Wait for every queued write; raise the first error."""
+        self.queue.put(None)
+        self.thread.join()
+        self._raise()
+
+    def _raise(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+
 def run_local(
     scorer: PartitionScorer,
     batches: Iterator[pa.RecordBatch],
     duplicates: Mapping[int, int],
     write: Writer,
     progress: Progress | None = None,
+    totals: Totals | None = None,
 ) -> Totals:
-    """Score and write every partition in this process, one after the other."""
-    totals = Totals()
-    for batch, first, mine, read_s in partitions(batches, duplicates):
-        result = scorer.score(batch, first, mine)
-        t0 = time.perf_counter()
-        write(result.rows)
-        totals.add(result, read_s, time.perf_counter() - t0)
-        if progress:
-            progress(totals.read)
+    """Score every partition in this process, writing each while the next is scored (into
+    `totals` as they are written, so a failed run still says what it wrote)."""
+    totals = totals if totals is not None else Totals()
+    writer = BackgroundWriter(write)
+    lock = threading.Lock()
+    try:
+        for batch, first, mine, read_s in partitions(batches, duplicates):
+            result = scorer.score(batch, first, mine)
+
+            def done(
+                write_s: float, result: PartitionResult = result, read_s: float = read_s
+            ) -> None:
+                with lock:
+                    totals.add(result, read_s, write_s)
+                if progress:
+                    progress(totals.read)
+
+            writer.submit(result.rows, done)
+    finally:
+        writer.close()
     return totals
 
 
@@ -164,12 +218,13 @@ def run_dask(
     duplicates: Mapping[int, int],
     write: Writer,
     progress: Progress | None = None,
+    totals: Totals | None = None,
 ) -> Totals:
     """Score partitions on the cluster's workers, a bounded number in flight; this process
     reads the snapshot and writes what comes back (one writer: SQLite allows no other)."""
     from distributed import as_completed
 
-    totals = Totals()
+    totals = totals if totals is not None else Totals()
     workers = max(1, len(client.scheduler_info().get("workers", {})))
     limit = 2 * workers
     [model] = client.scatter([shipment], broadcast=True)

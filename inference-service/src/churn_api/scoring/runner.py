@@ -121,10 +121,10 @@ def _score(
                     settings.allow_unsigned_models,
                     request.reasons,
                 )
-                totals = run_dask(client, shipment, batches, duplicates, write, tick)
+                run_dask(client, shipment, batches, duplicates, write, tick, totals)
         else:
             scorer = PartitionScorer(model, request.reasons)
-            totals = run_local(scorer, batches, duplicates, write, tick)
+            run_local(scorer, batches, duplicates, write, tick, totals)
         p, ev = totals.arrays()
         curves = value.base_profit_curves(p, ev, model.contract.threshold.offer_cost)
     except Exception as exc:
