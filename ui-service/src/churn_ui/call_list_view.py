@@ -26,6 +26,22 @@ BUDGET_MODES: dict[str, str] = {
 }
 PAGE_SIZES = (25, 50, 100, 200)
 NO_REASON = "not computed for this customer"
+# The CSV's columns: everything a spreadsheet user needs, with plain names.
+EXPORT_COLUMNS = [
+    "rank",
+    "customer_id",
+    "churn_probability",
+    "risk_band",
+    "expected_value",
+    "customer_value",
+    "value_source",
+    "contract",
+    "tenure",
+    "top_reason",
+    "within_budget",
+    "model_version",
+    "scored_at",
+]
 
 # The table's columns, in order (the page formats them with column_config).
 RANK, CUSTOMER, PROBABILITY, BAND, VALUE, REASON, IN_BUDGET = (
@@ -124,23 +140,6 @@ def table(page: CallListPage) -> pd.DataFrame:
 def export_frame(page: CallListPage) -> pd.DataFrame:
     """The shown customers with every column a spreadsheet user needs (plain column names)."""
     return pd.DataFrame([_export_row(r) for r in page.customers], columns=EXPORT_COLUMNS)
-
-
-EXPORT_COLUMNS = [
-    "rank",
-    "customer_id",
-    "churn_probability",
-    "risk_band",
-    "expected_value",
-    "customer_value",
-    "value_source",
-    "contract",
-    "tenure",
-    "top_reason",
-    "within_budget",
-    "model_version",
-    "scored_at",
-]
 
 
 def _export_row(row: CallListRow) -> dict[str, object]:
