@@ -263,3 +263,24 @@ def test_ui_customer_lookup_by_typed_id_goes_into_the_url(
     assert at.query_params["customer"] in ("C-003", ["C-003"])
     assert [h.value for h in at.header] == ["Customer C-003"]
     assert "Customer value $582.00 (estimated as 12 × monthly charges)." in _texts(at)
+
+
+def test_ui_call_list_is_as_left_after_visiting_a_customer(
+    monkeypatch: pytest.MonkeyPatch, store: FakeStore, store_url: str
+) -> None:
+    at = _app(monkeypatch, store_url).run()
+    at.selectbox(key="cl_band").set_value("high")
+    at.selectbox(key="cl_size").set_value(25)
+    at.radio(key="cl_budget_mode").set_value("calls").run()
+    at.number_input(key="cl_budget_calls").set_value(2).run()
+    at.selectbox(key="cl_pick").set_value("C-003")
+    at.button(key="cl_open").click().run()
+    assert [t.value for t in at.title] == ["Customer"]
+    at.switch_page("app_pages/call_list.py").run()
+    assert not at.exception
+    assert at.selectbox(key="cl_band").value == "high"
+    assert at.selectbox(key="cl_size").value == 25
+    assert at.number_input(key="cl_budget_calls").value == 2
+    query = _list_queries(store)[-1]
+    assert (query["band"], query["limit"], query["budget_calls"]) == ("high", "25", "2")
+    assert not [w for w in at.warning if "Session State" in str(w.value)]

@@ -36,6 +36,27 @@ CUSTOMER_PAGE = "app_pages/customer.py"
 PAGE_KEY = "call_list_page"
 FILTERS_KEY = "_call_list_filters"
 ALL = "All"
+# Streamlit drops a widget's value once its page is left; written back through the Session State
+# API on every run, the list stays as the user left it when they come back from a customer.
+# Defaults live here, not in the widget calls (Streamlit warns when both set a value).
+WIDGET_DEFAULTS: dict[str, object] = {
+    "cl_sort": "expected_value",
+    "cl_band": ALL,
+    "cl_contract": ALL,
+    "cl_min_tenure": None,
+    "cl_max_tenure": None,
+    "cl_budget_mode": "none",
+    "cl_budget_calls": 250,
+    "cl_budget_amount": 5000.0,
+    "cl_size": 50,
+    PAGE_KEY: 1,
+}
+
+
+def _keep_widget_values() -> None:
+    """Before the widgets are drawn: each keeps its value, or takes its default."""
+    for key, default in WIDGET_DEFAULTS.items():
+        st.session_state[key] = st.session_state.get(key, default)
 
 
 def _choices(info: ModelInfo | None) -> tuple[list[str], list[str]]:
@@ -51,6 +72,11 @@ def _choices(info: ModelInfo | None) -> tuple[list[str], list[str]]:
 def _query(info: ModelInfo | None) -> CallListQuery:
     """The filter, sort, budget and paging widgets; returns what they ask for."""
     bands, contracts = _choices(info)
+    _keep_widget_values()
+    if st.session_state["cl_band"] not in [ALL, *bands]:
+        st.session_state["cl_band"] = ALL  # e.g. a new model with other bands
+    if st.session_state["cl_contract"] not in [ALL, *contracts]:
+        st.session_state["cl_contract"] = ALL
     sort_col, band_col, contract_col, low_col, high_col = st.columns([1.4, 1, 1.2, 1, 1])
     with sort_col:
         sort = st.radio("Rank by", list(SORTS), format_func=SORTS.__getitem__, key="cl_sort")
@@ -84,19 +110,18 @@ def _query(info: ModelInfo | None) -> CallListQuery:
         budget = None
         if mode == "calls":
             budget = st.number_input(
-                "Calls we can make", min_value=0, value=250, step=50, key="cl_budget_calls"
+                "Calls we can make", min_value=0, step=50, key="cl_budget_calls"
             )
         elif mode == "amount":
             budget = st.number_input(
                 "Money for offers ($)",
                 min_value=0.0,
-                value=5000.0,
                 step=500.0,
                 format="%.2f",
                 key="cl_budget_amount",
             )
     with size_col:
-        size = st.selectbox("Customers per page", PAGE_SIZES, index=1, key="cl_size")
+        size = st.selectbox("Customers per page", PAGE_SIZES, key="cl_size")
     filters = (sort, band, contract, min_tenure, max_tenure, size)
     if st.session_state.get(FILTERS_KEY) != filters:
         # Another list: start again at its first page.
