@@ -18,6 +18,7 @@ from churn_ui.customer_view import (
     same_value,
     value_caption,
     value_delta_text,
+    when_text,
 )
 from churn_ui.store_charts import history_chart
 
@@ -103,6 +104,7 @@ def test_ui_customer_history_newest_first_and_its_chart() -> None:
     assert list(frame["Model version"]) == ["7", "6"]
     assert list(frame["Churn probability"]) == [0.71, 0.52]
     assert list(frame["Risk band"]) == ["High risk", "Medium risk"]
+    assert list(frame["Scored at"]) == ["2026-11-30 08:00 UTC", "2026-11-23 08:00 UTC"]
     spec = history_chart(record).to_dict()
     (rows,) = spec["datasets"].values()
     assert [r["probability"] for r in rows] == [0.71, 0.52]
@@ -142,3 +144,10 @@ def test_ui_what_if_result_in_words() -> None:
     assert delta_text(result) == "-51.0 points"
     assert value_delta_text(result) == "-$44.50"
     assert change_text(result.overrides) == "Contract = One year, Months as a customer = 24 months"
+
+
+def test_ui_timestamps_in_utc_words() -> None:
+    assert when_text("2026-11-30T09:21:10.639392+00:00") == "2026-11-30 09:21 UTC"
+    assert when_text("2026-11-30T10:21:10+01:00") == "2026-11-30 09:21 UTC"
+    assert when_text(None) == "not known"
+    assert when_text("yesterday") == "yesterday"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from datetime import UTC, datetime
 
 import pandas as pd
 
@@ -56,12 +57,25 @@ def value_caption(record: CustomerRecord) -> str:
     return f"Customer value {money(record.customer_value)} ({source})."
 
 
+def when_text(stamp: str | None) -> str:
+    """An ISO timestamp as a person reads it, in UTC: '2026-11-30 09:21 UTC'."""
+    if not stamp:
+        return "not known"
+    try:
+        moment = datetime.fromisoformat(stamp)
+    except ValueError:
+        return stamp
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
 def history_frame(record: CustomerRecord) -> pd.DataFrame:
     """The score history, newest first, as a table."""
     return pd.DataFrame(
         {
             "Snapshot": [h.snapshot_date for h in record.history],
-            "Scored at": [h.scored_at for h in record.history],
+            "Scored at": [when_text(h.scored_at) for h in record.history],
             "Churn probability": [h.churn_probability for h in record.history],
             "Risk band": [band_text(h.risk_band) for h in record.history],
             "Expected value": [h.expected_value for h in record.history],

@@ -21,6 +21,7 @@ from churn_ui.customer_view import (
     overrides,
     value_caption,
     value_delta_text,
+    when_text,
 )
 from churn_ui.error_display import show_error
 from churn_ui.form_fields import field_widget
@@ -54,7 +55,7 @@ def _summary(record: CustomerRecord) -> None:
     right.metric("Expected value of a retention offer", money(latest.expected_value))
     st.caption(
         f"{value_caption(record)} Latest score from model version {latest.model.version}"
-        + (f", scored {latest.scored_at}" if latest.scored_at else "")
+        + (f", scored {when_text(latest.scored_at)}" if latest.scored_at else "")
         + (f" on the snapshot of {latest.snapshot_date}" if latest.snapshot_date else "")
         + "."
     )
