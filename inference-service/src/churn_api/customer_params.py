@@ -41,8 +41,13 @@ class CallListRequest:
     budget_amount: float | None
 
 
-def customer_id(value: str) -> str:
-    """A customer id as the store keys it: 1..64 printable characters."""
+def customer_id(value: str, params: QueryParams | None = None) -> str:
+    """A customer id as the store keys it: 1..64 printable characters; the route takes no
+    query parameter (any is named as unknown)."""
+    if params:
+        raise InvalidRequestError(
+            [{"field": name, "message": "Unknown query parameter"} for name in params]
+        )
     problem = None
     if not value.strip():
         problem = "String should have at least 1 character"

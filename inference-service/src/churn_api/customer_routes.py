@@ -71,7 +71,7 @@ def _live_reasons(model: LoadedModel | None, attributes: dict[str, Any]) -> Any:
 async def get_customer(request: Request, customer_id: str) -> Response:
     """A stored customer: attributes, the latest score with its reasons, the score history."""
     authorize(request, "customers")
-    data = await _customer(request, params.customer_id(customer_id))
+    data = await _customer(request, params.customer_id(customer_id, request.query_params))
     latest = data["latest"]
     latest["reasons_source"] = "stored"
     if latest["reasons"] is None:
@@ -156,7 +156,7 @@ def _value_of(record: dict[str, Any], stored: dict[str, Any]) -> float:
 async def what_if(request: Request, customer_id: str) -> Response:
     """A live what-if: the stored customer scored as is and with the body's field overrides."""
     authorize(request, "customers")
-    cid = params.customer_id(customer_id)
+    cid = params.customer_id(customer_id, request.query_params)
     model = current_model(request)
     changes = params.overrides(await request.body(), model)
     stored = await _customer(request, cid)

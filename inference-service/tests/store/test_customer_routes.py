@@ -63,6 +63,8 @@ def test_unknown_and_invalid_ids(api: TestClient, apis: Any) -> None:
     assert r.status_code == 422 and r.json()["detail"][0]["field"] == "customer_id"
     r = api.get("/customers/a%07b", headers=apis.ui())
     assert r.status_code == 422 and r.json()["detail"][0]["field"] == "customer_id"
+    r = api.get("/customers/NOPE-123?explain=true", headers=apis.ui())
+    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "explain"
 
 
 def test_call_list(api: TestClient, apis: Any) -> None:
