@@ -115,8 +115,11 @@ def error_for(
         listed = "; ".join(f"{e.field}: {e.message}" for e in errors) or text[:300]
         return ApiInvalidInputError(f"Some input was not accepted: {listed}", errors)
     if status == 404 and customers:
-        if detail in ("", "Not Found"):  # the route itself is missing: an older API
-            detail = "The scoring service has no customer pages (its version may be older)."
+        if detail in ("", "Not Found"):  # no route matched: an older API, or a '/' in the ID
+            detail = (
+                "The scoring service has no customer pages for this request: it may be an "
+                "older version without the customer store, or the ID holds a '/'."
+            )
         return ApiNotFoundError(detail, status)
     if status == 503 and customers and "store" in detail.lower():
         return ApiStoreUnavailableError(
