@@ -22,6 +22,10 @@ module "trainer" {
     {
       MLFLOW_TRACKING_URI      = local.mlflow_tracking_uri
       MODEL_SIGNING_KMS_KEY_ID = aws_kms_key.model_signing.arn # signing.tf
+      # The promotion lock's settle time must exceed a registry tag read-and-write; behind
+      # MLflow's basic auth (a password hash per request, on 0.5 vCPU) that pair can take more
+      # than the 2 s default, and the trainer would then wait for its own lease.
+      CHURN_PROMOTION_LOCK_SETTLE_SECONDS = "10"
     },
     var.trainer_data_source == "" ? {} : { DATA_SOURCE = var.trainer_data_source },
   )
