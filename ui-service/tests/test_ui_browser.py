@@ -137,7 +137,7 @@ def test_ui_browser_call_list_customer_and_what_if(ui_server: str, store_api: st
             executable_path=str(chromium), args=CHROMIUM_ARGS, headless=True
         )
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 2600})
+            page = browser.new_page(viewport={"width": 1400, "height": 3400})
             page.goto(ui_server, timeout=90_000)
             # The call list opens first: ranked customers of the store, best expected value first.
             page.get_by_role("heading", name="Call list").wait_for(timeout=90_000)

@@ -171,6 +171,8 @@ def _comparison(result: WhatIf) -> None:
             "Expected value with the change",
             money(result.what_if.expected_value),
             delta=value_delta_text(result),
+            # Neither good nor bad: a safer customer makes an offer worth less.
+            delta_color="off",
         )
     if result.what_if.reasons:
         st.markdown(
