@@ -29,6 +29,7 @@ CALL_LIST_PARAMETERS = (
     "budget_amount",
 )
 MAX_OFFSET = 10_000_000
+MAX_BUDGET_CALLS = 10**12
 CONTRACT_FIELD = "Contract"
 
 
@@ -124,6 +125,14 @@ def call_list_request(
     if limit is not None and limit > max_page_size:
         errors.append(
             {"field": "limit", "message": f"Input should be less than or equal to {max_page_size}"}
+        )
+    calls = values.get("budget_calls")
+    if calls is not None and calls > MAX_BUDGET_CALLS:
+        errors.append(
+            {
+                "field": "budget_calls",
+                "message": f"Input should be less than or equal to {MAX_BUDGET_CALLS}",
+            }
         )
     offset = values.get("offset", 0)
     if offset is not None and offset > MAX_OFFSET:

@@ -80,6 +80,9 @@ def test_call_list(api: TestClient, apis: Any) -> None:
     assert curve["offer_cost"] == 50.0 and curve["by_expected_value"]["points"][0]["k"] == 0
     money = api.get("/customers?budget_amount=275", headers=apis.ui()).json()["budget"]
     assert money["calls"] == 5  # 275 / 50 per offer
+    rich = api.get("/customers?budget_amount=1e300", headers=apis.ui())
+    assert rich.status_code == 200, rich.text
+    assert rich.json()["budget"]["calls"] == 120  # everyone
 
 
 @pytest.mark.parametrize(
@@ -95,6 +98,7 @@ def test_call_list(api: TestClient, apis: Any) -> None:
         ("min_tenure=nan", "min_tenure"),
         ("min_tenure=10&max_tenure=2", "min_tenure"),
         ("budget_calls=-3", "budget_calls"),
+        ("budget_calls=99999999999999999999999", "budget_calls"),
         ("budget_amount=inf", "budget_amount"),
         ("limit=5&limit=6", "limit"),
         ("colour=red", "colour"),

@@ -16,6 +16,8 @@ from churn_api.store.schema import customers, scores, scoring_runs
 
 SORTS = ("expected_value", "churn_probability")
 HISTORY_MAX = 200
+# A budget in money can buy more calls than a LIMIT holds (bigint); no list is that long.
+MAX_BUDGET_ROWS = 2**62
 # Plain str keys: SQLAlchemy's column names are a str subclass that JSON encoders slow on.
 _LIST_NAMES = (
     "customer_id",
@@ -171,7 +173,7 @@ def _budget_value(conn: Connection, query: CallListQuery) -> float | None:
         select(customers.c.expected_value)
         .where(*_where(query))
         .order_by(*_order(query.sort))
-        .limit(query.budget_calls)
+        .limit(min(query.budget_calls, MAX_BUDGET_ROWS))
         .subquery()
     )
     total = conn.execute(select(func.coalesce(func.sum(top.c.expected_value), 0.0))).scalar()
