@@ -21,18 +21,18 @@ st.set_page_config(page_title="Churn console", page_icon=":material/trending_dow
 
 status = check_status()
 with_store = store_configured(status)
-customer_pages = [
-    st.Page(
-        PAGES / "call_list.py",
-        title="Call list",
-        icon=":material/call:",
-        default=True,
-    ),
-    st.Page(PAGES / "customer.py", title="Customer", icon=":material/badge:"),
-]
+# The retention team's pages, first, the call list opening by default, when there is a store.
+customer_pages = (
+    [
+        st.Page(PAGES / "call_list.py", title="Call list", icon=":material/call:", default=True),
+        st.Page(PAGES / "customer.py", title="Customer", icon=":material/badge:"),
+    ]
+    if with_store
+    else []
+)
 navigation = st.navigation(
     [
-        *(customer_pages if with_store else []),
+        *customer_pages,
         st.Page(
             PAGES / "score.py",
             title="Score a customer",
