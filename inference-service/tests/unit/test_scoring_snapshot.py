@@ -140,3 +140,12 @@ def test_rebatch_cuts_and_joins_batches() -> None:
     out = list(rebatch(iter(parts), 5))
     assert [b.num_rows for b in out] == [5, 5, 3]
     assert [v for b in out for v in b.column(0).to_pylist()] == list(range(13))
+
+
+def test_a_malformed_csv_fails_without_quoting_the_row(tmp_path: Path) -> None:
+    path = tmp_path / "base.csv"
+    path.write_text("customerID,tenure,Contract\nA,1,One year\nSECRET-ID,2\n")
+    with pytest.raises(SnapshotError) as exc, Snapshot(str(path)) as snapshot:
+        list(snapshot.batches(10, ["customerID", "tenure", "Contract"]))
+    assert "Expected 3 columns, got 2" in str(exc.value)
+    assert "SECRET" not in str(exc.value)
