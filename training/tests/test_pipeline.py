@@ -78,5 +78,6 @@ def test_bundle_holds_the_documented_files(trained_model_dir: Path) -> None:
         "feature_contract.json",
         "golden_examples.json",
         "model_card.md",
+        "reference.json",  # the training split's distributions, for drift
         "signature.json",  # written last, by the session's signing key
     }

@@ -16,6 +16,7 @@ import xgboost as xgb
 
 from churn_api.contract import FeatureContract
 from churn_api.errors import InvalidRequestError
+from churn_api.reference import REFERENCE_FILE, Reference, parse_reference
 
 GOLDEN_TOLERANCE = 1e-6
 FILES = ("booster.ubj", "feature_contract.json", "golden_examples.json")
@@ -53,6 +54,7 @@ class Bundle:
     booster: xgb.Booster  # one thread: single rows (a second only adds overhead)
     batch_booster: xgb.Booster  # batch_threads threads: batches
     golden: dict[str, Any]
+    reference: Reference | None = None  # reference.json; None in a bundle made before it
 
 
 def find_bundle(model_dir: Path) -> Path:
@@ -91,6 +93,7 @@ def read_bundle(
         batch_booster = xgb.Booster(model_file=booster_bytes)
         batch_booster.set_param({"nthread": batch_threads or len(os.sched_getaffinity(0))})
         golden = json.loads(read("golden_examples.json"))
+        reference = _read_reference(bundle_dir, data)
     except (OSError, ValueError, xgb.core.XGBoostError) as exc:
         raise ModelRejectedError(f"cannot read the bundle in {bundle_dir}: {exc}") from exc
     names = [e.name for e in contract.encoded_features]
@@ -102,7 +105,27 @@ def read_bundle(
         raise ModelRejectedError(
             "booster feature names differ from the contract's encoded_features"
         )
-    return Bundle(bundle_dir, contract, booster, batch_booster, golden)
+    if reference is not None:
+        try:
+            reference.check_against(contract)
+        except ValueError as exc:
+            raise ModelRejectedError(f"{REFERENCE_FILE}: {exc}") from None
+    return Bundle(bundle_dir, contract, booster, batch_booster, golden, reference)
+
+
+def _read_reference(bundle_dir: Path, data: Mapping[str, bytes] | None) -> Reference | None:
+    """reference.json from the verified bytes (or the disk when unchecked); None without it."""
+    if data is not None:
+        raw = data.get(REFERENCE_FILE)
+    else:
+        path = bundle_dir / REFERENCE_FILE
+        raw = path.read_bytes() if path.is_file() else None
+    if raw is None:
+        return None
+    try:
+        return parse_reference(raw)
+    except ValueError as exc:
+        raise ModelRejectedError(f"{REFERENCE_FILE} is malformed: {exc}") from None
 
 
 def golden_inputs(golden: dict[str, Any]) -> list[dict[str, Any]]:

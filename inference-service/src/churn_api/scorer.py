@@ -65,6 +65,7 @@ class LoadedModel:
         self.booster = bundle.booster
         self.batch_booster = bundle.batch_booster
         self.golden = bundle.golden
+        self.reference = bundle.reference  # the training split's distributions, or None
         self.meta = meta
         self.customers = CustomerValidator(self.contract, max_batch_rows, limits)
         self.batches = BatchParser(self.customers)

@@ -18,6 +18,7 @@ from churn_training.pyfunc_model import (
     Bundle,
     load_booster,
 )
+from churn_training.reference import REFERENCE_FILE, write_reference
 
 BUNDLE_DIR = "churn_model"
 MODEL_CARD_FILE = "model_card.md"
@@ -60,10 +61,15 @@ def golden_examples(holdout: pd.DataFrame, bundle: Bundle, count: int) -> dict[s
 
 
 def write_bundle_files(
-    bundle_dir: Path, contract: FeatureContract, golden: dict[str, Any], model_card: str
+    bundle_dir: Path,
+    contract: FeatureContract,
+    golden: dict[str, Any],
+    model_card: str,
+    reference: dict[str, Any],
 ) -> None:
     """Everything beside the booster, each written once, when the run is complete."""
     write_contract(contract, bundle_dir / CONTRACT_FILE)
+    write_reference(reference, bundle_dir / REFERENCE_FILE)
     (bundle_dir / GOLDEN_FILE).write_text(json.dumps(golden, indent=2) + "\n")
     (bundle_dir / MODEL_CARD_FILE).write_text(model_card)
 

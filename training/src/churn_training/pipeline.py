@@ -15,7 +15,7 @@ import pandas as pd
 import xgboost as xgb
 from sklearn.model_selection import train_test_split
 
-from churn_training import bundle, calibration, features, model_card, reports, tune
+from churn_training import bundle, calibration, features, model_card, reference, reports, tune
 from churn_training.baseline import fit_baseline
 from churn_training.contract import (
     FeatureContract,
@@ -151,5 +151,9 @@ def run(
         timings=clock.total(),
     )
     golden = bundle.golden_examples(parts.holdout, scorer, settings.golden_examples)
-    bundle.write_bundle_files(bundle_dir, contract, golden, model_card.render(outcome))
+    # Out-of-fold scores: what the model gives customers it has not seen, as in production.
+    drift_reference = reference.build(parts.train, encoding, oof_calibrated)
+    bundle.write_bundle_files(
+        bundle_dir, contract, golden, model_card.render(outcome), drift_reference
+    )
     return outcome
