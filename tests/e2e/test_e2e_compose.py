@@ -452,7 +452,8 @@ def test_e2e_compose_security_headers(compose: Compose) -> None:
 
 
 def test_e2e_compose_console_page_works_in_a_browser(compose: Compose) -> None:
-    """The console's CSP is one Streamlit tolerates: the page renders and scores a customer."""
+    """The console's CSP is one Streamlit tolerates: the call list renders from the store, and
+    the scoring page scores a customer."""
     chromium = Path("/usr/bin/chromium")
     if not chromium.exists():
         pytest.skip("no /usr/bin/chromium: the browser check of the console's CSP needs it")
@@ -480,7 +481,11 @@ def test_e2e_compose_console_page_works_in_a_browser(compose: Compose) -> None:
                     else None
                 ),
             )
+            # With a store the console opens on the call list: PostgreSQL's ranked base.
             page.goto(f"{compose.http}/ui/", timeout=90_000)
+            page.get_by_role("heading", name="Call list").wait_for(timeout=90_000)
+            page.get_by_text(f"Customers 1–50 of {IBM_CUSTOMERS:,}").wait_for(timeout=60_000)
+            page.goto(f"{compose.http}/ui/score", timeout=90_000)
             page.get_by_text("Scoring service reachable").wait_for(timeout=90_000)
             page.get_by_role("button", name="Score this customer").click()
             shown = page.get_by_test_id("stMetricValue").first
