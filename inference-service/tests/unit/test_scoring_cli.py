@@ -386,3 +386,21 @@ def test_a_store_failing_mid_run_fails_the_run_and_marks_it_failed(
     engine.dispose()
     assert run["status"] == "failed" and "connection lost" in run["detail"]
     assert run["rows_scored"] == 100  # the partition written before the failure
+
+
+def test_progress_is_plain_lines_when_not_on_a_terminal() -> None:
+    import io
+
+    from churn_api.scoring.report import Progress
+
+    stream = io.StringIO()
+    progress = Progress(stream)
+    progress(50_000, 100_000)
+    progress(60_000, 100_000)  # within 10 s of the last line: not repeated
+    progress(100_000, 100_000)  # the end is always shown
+    progress.close()
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("[###############---------------] 50,000 / 100,000 rows")
+    assert lines[1].startswith("[" + "#" * 30 + "] 100,000 / 100,000 rows")
+    assert "\r" not in stream.getvalue()
