@@ -1,7 +1,8 @@
 """`churn-train`: fetch, validate, tune, evaluate, sign and publish the churn model.
 
 `churn-train keygen --out DIR` makes a local signing key pair; `churn-train rollback` puts the
-previous champion back. Exit codes: 2 bad input or settings, 3 MLflow unreachable or refusing,
+previous champion back. `--monitoring-run-id RUN` (a retraining asked for by a drift or
+performance alert) tags the promotion gate's decision and reason on that monitoring run. Exit codes: 2 bad input or settings, 3 MLflow unreachable or refusing,
 4 the registry state refuses the request (nothing to roll back).
 """
 
@@ -59,6 +60,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--model-dir", type=Path, help="also save the MLflow model directory here")
     parser.add_argument(
         "--no-publish", action="store_true", help="do not log to MLflow (use with --model-dir)"
+    )
+    parser.add_argument(
+        "--monitoring-run-id",
+        metavar="RUN",
+        help="the monitoring run that asked for this retraining: the promotion gate's decision "
+        "and reason are tagged on it (retrain.decision, retrain.reason, retrain.model_version)",
     )
     parser.add_argument("--fetch-only", action="store_true", help="download and verify the data")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -135,6 +142,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.no_publish and args.model_dir is None:
         console.print("[red]--no-publish needs --model-dir, or the model would be lost[/red]")
         return EXIT_DATA
+    if args.no_publish and args.monitoring_run_id:
+        console.print(
+            "[red]--monitoring-run-id needs publishing: only then does the gate decide[/red]"
+        )
+        return EXIT_USAGE
     try:
         fixed_params = parse_params(args.params) if args.params is not None else None
         signer = signing.signer_from_settings(settings)
@@ -146,17 +158,24 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
 
     # Heavy imports after argument parsing, so --help and --fetch-only stay quick.
-    from churn_training import pipeline, publish
+    from churn_training import pipeline, publish, retrain
 
     started = time.perf_counter()
+    monitoring_run = args.monitoring_run_id
     try:
         if not args.no_publish:
             publish.check_tracking_server(settings.tracking_uri or "")
+        if monitoring_run:
+            retrain.check_monitoring_run(settings.tracking_uri, monitoring_run)
         dataset = load_dataset(settings.data_source, settings.cache_dir)
     except DataError as exc:
         console.print(f"[red]data error:[/red] {exc}")
+        _record_failure(settings, monitoring_run, f"data error: {exc}")
         return EXIT_DATA
-    except publish.PublishError as exc:
+    except retrain.UnknownRunError as exc:
+        console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        return EXIT_USAGE
+    except (publish.PublishError, retrain.RetrainError) as exc:
         console.print(f"[red]mlflow error:[/red] {exc}")
         return EXIT_MLFLOW
     console.print(
@@ -164,9 +183,15 @@ def main(argv: list[str] | None = None) -> int:
         f"churners, sha256 {dataset.sha256[:12]}…"
     )
     with tempfile.TemporaryDirectory(prefix="churn-train-") as tmp:
-        outcome = pipeline.run(
-            dataset, settings, Path(tmp), fixed_params=fixed_params, progress=not args.quiet
-        )
+        try:
+            outcome = pipeline.run(
+                dataset, settings, Path(tmp), fixed_params=fixed_params, progress=not args.quiet
+            )
+        except Exception as exc:
+            _record_failure(
+                settings, monitoring_run, f"training failed: {type(exc).__name__}: {exc}"
+            )
+            raise
         if signer is not None:
             signed = signing.sign_bundle(outcome.bundle_dir, signer)
             console.print(f"bundle signed with key {signed['key_id']}")
@@ -181,6 +206,7 @@ def main(argv: list[str] | None = None) -> int:
                 result = publish.publish(outcome, settings)
             except publish.PublishError as exc:
                 console.print(f"[red]mlflow error:[/red] {exc}")
+                _record_failure(settings, monitoring_run, f"publishing failed: {exc}")
                 return EXIT_MLFLOW
         elapsed = time.perf_counter() - started
         console.print(summary_table(outcome, result, elapsed))
@@ -190,7 +216,34 @@ def main(argv: list[str] | None = None) -> int:
             )
             console.print(f"version {result.version} {verdict}: {result.reason}")
             print(json.dumps(publish.as_dict(result)))
+            if monitoring_run:
+                return _record_decision(settings, monitoring_run, result)
     return 0
+
+
+def _record_decision(settings: TrainSettings, run_id: str, result: PublishResult) -> int:
+    """Tag the monitoring run with the gate's decision; an MLflow error is the exit code."""
+    from churn_training import retrain
+
+    try:
+        retrain.record_decision(settings.tracking_uri, run_id, result)
+    except retrain.RetrainError as exc:
+        console.print(f"[red]mlflow error:[/red] {escape(str(exc))}", highlight=False)
+        return EXIT_MLFLOW
+    console.print(f"monitoring run {run_id} tagged: {retrain.decision_tags(result)}")
+    return 0
+
+
+def _record_failure(settings: TrainSettings, run_id: str | None, reason: str) -> None:
+    """Best effort: the monitoring run says the retraining failed (the job fails anyway)."""
+    if not run_id:
+        return
+    from churn_training import retrain
+
+    try:
+        retrain.record_failure(settings.tracking_uri, run_id, reason)
+    except retrain.RetrainError as exc:
+        console.print(f"[yellow]warning:[/yellow] {escape(str(exc))}", highlight=False)
 
 
 if __name__ == "__main__":
