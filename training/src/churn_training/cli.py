@@ -2,8 +2,9 @@
 
 `churn-train keygen --out DIR` makes a local signing key pair; `churn-train rollback` puts the
 previous champion back. `--monitoring-run-id RUN` (a retraining asked for by a drift or
-performance alert) tags the promotion gate's decision and reason on that monitoring run. Exit codes: 2 bad input or settings, 3 MLflow unreachable or refusing,
-4 the registry state refuses the request (nothing to roll back).
+performance alert) tags the promotion gate's decision and reason on that monitoring run.
+Exit codes: 2 bad input or settings, 3 MLflow unreachable or refusing, 4 the registry state
+refuses the request (nothing to roll back).
 """
 
 from __future__ import annotations
