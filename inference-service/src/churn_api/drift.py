@@ -126,7 +126,9 @@ def ks(ref: NumericReference, values: np.ndarray) -> tuple[float, float]:
     p from the asymptotic Kolmogorov distribution with n_eff = n_ref * n / (n_ref + n).
     """
     current = np.sort(values)
-    points = np.concatenate([np.asarray(ref.quantiles, dtype=np.float64), current])
+    # F_cur only steps at distinct values: evaluating at each once gives the same maximum.
+    distinct = current[np.append(current[1:] != current[:-1], True)]
+    points = np.concatenate([np.asarray(ref.quantiles, dtype=np.float64), distinct])
     f_cur = np.searchsorted(current, points, side="right") / len(current)
     d = float(np.max(np.abs(f_cur - reference_cdf(ref.quantiles, points))))
     n_eff = ref.count * len(current) / (ref.count + len(current))
@@ -208,6 +210,24 @@ def _category_counts(
     return counts, missing, unseen
 
 
+def chi_square(ref: CategoricalReference, counts: np.ndarray) -> tuple[float | None, float | None]:
+    """Pearson's chi-square of the training split's counts against the current ones, per
+    category the training split held (2 x k table); None with fewer than 2 such categories.
+
+    Two samples, not the current counts against fixed shares: the reference is itself a sample
+    of `count` rows, and against fixed shares a batch of a million rows would call the
+    reference's own sampling noise significant (the KS test's n_eff does the same).
+    """
+    expected = np.asarray(ref.frequencies, dtype=np.float64)
+    seen = expected > 0
+    observed = counts[seen]
+    if seen.sum() < 2 or observed.sum() == 0:
+        return None, None
+    table = np.vstack([np.round(expected[seen] * ref.count), observed])
+    result = stats.chi2_contingency(table, correction=False)
+    return float(result.statistic), float(result.pvalue)
+
+
 def compare_categorical(
     name: str, ref: CategoricalReference, column: Column, coded: bool = False
 ) -> FieldDrift:
@@ -224,12 +244,7 @@ def compare_categorical(
     psi_, chi2, p = None, None, None
     if n:
         psi_ = psi([*expected, 0.0], [*(counts / n), n_unseen / n])
-        seen = expected > 0
-        observed = counts[seen]
-        if seen.sum() >= 2 and observed.sum() > 0:
-            exp_counts = expected[seen] / expected[seen].sum() * observed.sum()
-            result = stats.chisquare(observed, exp_counts)
-            chi2, p = float(result.statistic), float(result.pvalue)
+        chi2, p = chi_square(ref, counts)
     return FieldDrift(
         name,
         "categorical",

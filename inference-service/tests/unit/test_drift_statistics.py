@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from churn_api import drift
 from churn_api.reference import Reference
@@ -17,6 +18,18 @@ UNIFORM = [float(q) for q in range(101)]  # percentiles of a uniform 0..100
 def _kolmogorov_sf(y: float) -> float:
     """The asymptotic Kolmogorov tail, by its series (independent of scipy)."""
     return 2 * sum((-1) ** (k - 1) * math.exp(-2 * k * k * y * y) for k in range(1, 50))
+
+
+def _pearson(table: list[list[int]]) -> float:
+    """Pearson's chi-square of a contingency table, by the textbook formula."""
+    rows = [sum(r) for r in table]
+    cols = [sum(c) for c in zip(*table, strict=True)]
+    total = sum(rows)
+    return sum(
+        (table[i][j] - rows[i] * cols[j] / total) ** 2 / (rows[i] * cols[j] / total)
+        for i in range(len(rows))
+        for j in range(len(cols))
+    )
 
 
 def reference(**overrides: Any) -> Reference:
@@ -100,6 +113,41 @@ def test_numeric_field_psi_ks_and_missing_by_hand() -> None:
     assert row.unseen == {}
 
 
+def test_ks_with_repeated_values_steps_once_per_value() -> None:
+    level = reference().fields["level"]
+    d, _ = drift.ks(level, np.array([50.0] * 4))  # type: ignore[arg-type]
+    assert d == pytest.approx(0.5)  # at 50: 1 - 0.5 (just below it: 0 against 0.49)
+    d, _ = drift.ks(level, np.array([10.0, 10.0, 20.0, 40.0]))  # type: ignore[arg-type]
+    assert d == pytest.approx(0.6)
+
+
+def test_ks_agrees_with_the_two_sample_test_on_continuous_data() -> None:
+    rng = np.random.default_rng(4)
+    training = rng.normal(size=20_000)
+    ref = Reference.model_validate(
+        {
+            "format": 1,
+            "rows": 20_000,
+            "computed_on": "training split",
+            "fields": {
+                "x": {
+                    "kind": "numeric",
+                    "count": 20_000,
+                    "missing_rate": 0.0,
+                    "edges": np.quantile(training, np.arange(1, 10) / 10).tolist(),
+                    "frequencies": [0.1] * 10,
+                    "quantiles": np.quantile(training, np.linspace(0, 1, 101)).tolist(),
+                }
+            },
+        }
+    )
+    current = rng.normal(0.3, 1.0, size=1_000)
+    d, p = drift.ks(ref.fields["x"], current)  # type: ignore[arg-type]
+    exact = stats.ks_2samp(training, current)
+    assert d == pytest.approx(exact.statistic, abs=0.01)
+    assert p < 1e-10 and exact.pvalue < 1e-10
+
+
 def test_ks_of_a_sample_like_the_reference_is_small() -> None:
     values = np.linspace(0.5, 99.5, 100)
     d, p = drift.ks(reference().fields["level"], values)  # type: ignore[arg-type]
@@ -117,9 +165,11 @@ def test_categorical_field_psi_and_chi_square_by_hand() -> None:
         0.1,
     )
     assert row.psi == pytest.approx(-0.1 * math.log(0.8) + 0.1 * math.log(4 / 3), abs=1e-9)
-    # Expected 50/30/20: chi2 = 100/50 + 100/30 + 0; with 2 degrees of freedom p = exp(-chi2/2).
-    assert row.statistic == pytest.approx(2 + 10 / 3)
-    assert row.p_value == pytest.approx(math.exp(-(2 + 10 / 3) / 2))
+    # Training 50/30/20 (of 100 rows) against 40/40/20: pooled 45/35/20 expected in each row,
+    # chi2 = 2 * (25/45 + 25/35 + 0); with 2 degrees of freedom p = exp(-chi2/2).
+    chi2 = 2 * (25 / 45 + 25 / 35)
+    assert row.statistic == pytest.approx(chi2)
+    assert row.p_value == pytest.approx(math.exp(-chi2 / 2))
 
 
 def test_unseen_categories_are_counted_not_crashed_on() -> None:
@@ -132,8 +182,9 @@ def test_unseen_categories_are_counted_not_crashed_on() -> None:
     assert row.psi == pytest.approx(
         sum((y - x) * math.log(y / x) for x, y in zip(e, a, strict=True))
     )
-    # Chi-square over the seen categories only: observed 2, 1, 0 against 1.5, 0.9, 0.6.
-    chi2 = 0.25 / 1.5 + 0.01 / 0.9 + 0.36 / 0.6
+    # Chi-square over the categories only (unseen and missing left out): 50/30/20 against 2/1/0.
+    chi2 = _pearson([[50, 30, 20], [2, 1, 0]])
+    assert chi2 == pytest.approx(0.771009, abs=1e-6)  # by hand, N = 103
     assert row.statistic == pytest.approx(chi2)
     assert row.p_value == pytest.approx(math.exp(-chi2 / 2))
     assert row.status == "drift"
