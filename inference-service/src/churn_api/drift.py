@@ -21,7 +21,12 @@ EPS = 1e-4
 FIELD_PSI_WATCH = 0.1
 FIELD_PSI_DRIFT = 0.2
 SCORE_PSI_DRIFT = 0.1
-SCORE_FIELD = "__score__"
+THRESHOLDS = {
+    "field_psi_watch": FIELD_PSI_WATCH,
+    "field_psi_drift": FIELD_PSI_DRIFT,
+    "score_psi_drift": SCORE_PSI_DRIFT,
+}
+SCORE_FIELD = "__score__"  # the score's row where drift rows are stored by field
 # Category codes when a caller passes codes (coded=True), as columns.py makes them.
 NULL_CODE, OTHER_CODE = -1, -2
 OTHER_KEY = "<other>"  # the unseen key of a coded value that is not a category
@@ -153,16 +158,8 @@ def compare_numeric(name: str, ref: NumericReference, column: Column) -> FieldDr
     if len(present):
         psi_ = psi(ref.frequencies, bin_shares(ref.edges, present))
         d, p = ks(ref, present)
-    return FieldDrift(
-        name,
-        "numeric",
-        len(present),
-        psi_,
-        d,
-        p,
-        (total - len(present)) / total if total else None,
-        ref.missing_rate,
-    )
+    missing_rate = (total - len(present)) / total if total else None
+    return FieldDrift(name, "numeric", len(present), psi_, d, p, missing_rate, ref.missing_rate)
 
 
 def _is_missing(value: Any) -> bool:
@@ -218,12 +215,12 @@ def chi_square(ref: CategoricalReference, counts: np.ndarray) -> tuple[float | N
     of `count` rows, and against fixed shares a batch of a million rows would call the
     reference's own sampling noise significant (the KS test's n_eff does the same).
     """
-    expected = np.asarray(ref.frequencies, dtype=np.float64)
-    seen = expected > 0
+    training = np.round(np.asarray(ref.frequencies, dtype=np.float64) * ref.count)
+    seen = training > 0
     observed = counts[seen]
     if seen.sum() < 2 or observed.sum() == 0:
         return None, None
-    table = np.vstack([np.round(expected[seen] * ref.count), observed])
+    table = np.vstack([training[seen], observed])
     result = stats.chi2_contingency(table, correction=False)
     return float(result.statistic), float(result.pvalue)
 
@@ -245,17 +242,8 @@ def compare_categorical(
     if n:
         psi_ = psi([*expected, 0.0], [*(counts / n), n_unseen / n])
         chi2, p = chi_square(ref, counts)
-    return FieldDrift(
-        name,
-        "categorical",
-        n,
-        psi_,
-        chi2,
-        p,
-        missing / total if total else None,
-        ref.missing_rate,
-        unseen,
-    )
+    missing_rate = missing / total if total else None
+    return FieldDrift(name, "categorical", n, psi_, chi2, p, missing_rate, ref.missing_rate, unseen)
 
 
 def compare(

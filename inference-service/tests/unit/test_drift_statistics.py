@@ -190,6 +190,16 @@ def test_unseen_categories_are_counted_not_crashed_on() -> None:
     assert row.status == "drift"
 
 
+def test_a_category_the_training_split_never_held_is_unseen() -> None:
+    fields = reference().model_dump()["fields"]
+    fields["plan"]["frequencies"] = [0.5, 0.5, 0.0]
+    row = drift.compare(reference(fields=fields), {"plan": ["A", "B", "C", "C"]}).rows[0]
+    assert row.unseen == {"C": 2}
+    # Chi-square over A and B only: 50/50 against 1/1 is no difference at all.
+    assert (row.statistic, row.p_value) == (pytest.approx(0.0), pytest.approx(1.0))
+    assert row.psi == pytest.approx((0.5 - 1e-4) * math.log(0.5 / 1e-4) + 2 * 0.25 * math.log(2))
+
+
 def test_integer_categories_match_ints_and_integral_floats_only() -> None:
     values = [0, 0.0, np.int64(1), np.float32(1.0), "1", 2]
     row = drift.compare(reference(), {"senior": values}).rows[0]
