@@ -316,3 +316,64 @@ def test_a_synthetic_base_validates_with_the_champion(
         0,
     )
     assert len(stored(url)) == 20000
+
+
+def test_dask_workers_can_write_to_postgres_themselves(
+    ibm_scored: tuple[str, dict[str, Any]],
+    postgres_url: str,
+    dataset_csv: Path,
+    trained_model_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    url = testkit.fresh_database(postgres_url)
+    summary = run_json(
+        "--customers",
+        str(dataset_csv),
+        "--model-uri",
+        str(trained_model_dir),
+        "--database-url",
+        url,
+        "--drop-columns",
+        "Churn",
+        "--reasons",
+        "all",
+        "--partition-rows",
+        "1000",
+        "--scheduler",
+        "local:2",
+        "--workers-write",
+        capsys=capsys,
+    )
+    assert summary["workers_write"] is True and summary["rows_scored"] == 7043
+    assert summary["stage_seconds"]["write"] > 0
+    local, written = stored(ibm_scored[0]), stored(url)
+    assert local.keys() == written.keys()
+    for cid, row in local.items():
+        assert abs(written[cid]["churn_probability"] - row["churn_probability"]) <= 1e-9
+        assert written[cid]["reasons"] == row["reasons"]
+
+
+def test_workers_write_needs_a_cluster_and_postgres(
+    dataset_csv: Path,
+    trained_model_dir: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    code = main(
+        [
+            "run",
+            "--customers",
+            str(dataset_csv),
+            "--model-uri",
+            str(trained_model_dir),
+            "--database-url",
+            url,
+            "--drop-columns",
+            "Churn",
+            "--scheduler",
+            "local:2",
+            "--workers-write",
+        ]
+    )
+    assert code == 2 and "PostgreSQL" in capsys.readouterr().err

@@ -40,6 +40,14 @@ def _positive(text: str) -> int:
     return value
 
 
+def _scheduler(text: str) -> str:
+    if text.startswith("local:"):
+        count = text.split(":", 1)[1]
+        if not count.isdigit() or int(count) < 1:
+            raise argparse.ArgumentTypeError(f"{text!r}: local:N takes a number of workers >= 1")
+    return text
+
+
 def _names(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
@@ -61,7 +69,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--database-url", help="default: DATABASE_URL, else sqlite:///.cache/churn-store.db"
     )
     run.add_argument(
-        "--scheduler", help="Dask scheduler address, or local:N for a local cluster of N workers"
+        "--scheduler",
+        type=_scheduler,
+        help="Dask scheduler address, or local:N for a local cluster of N workers",
+    )
+    run.add_argument(
+        "--workers-write",
+        action="store_true",
+        help="with --scheduler and PostgreSQL: each worker writes its partitions (local:N "
+        "workers get this URL; a cluster's use their own DATABASE_URL)",
     )
     run.add_argument(
         "--snapshot-date",
@@ -137,6 +153,7 @@ def _run(args: argparse.Namespace) -> int:
         reasons=args.reasons,
         partition_rows=args.partition_rows,
         migrate=not args.no_migrate,
+        workers_write=args.workers_write,
     )
     progress = None if args.no_progress else Progress(sys.stderr)
     try:

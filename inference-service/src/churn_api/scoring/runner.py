@@ -7,14 +7,14 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from churn_api import value
 from churn_api.scorer import LoadedModel
-from churn_api.scoring.engine import STAGES, Totals, run_dask, run_local, ship
+from churn_api.scoring.cluster import StoreTarget, dask_client, run_dask, ship
+from churn_api.scoring.engine import STAGES, Totals, run_local
 from churn_api.scoring.job import PartitionScorer
 from churn_api.scoring.model import ModelUnavailableError, ScoreSettings, load_scoring_model
 from churn_api.scoring.snapshot import KNOWN_EXTRAS, Snapshot, SnapshotError
@@ -44,6 +44,7 @@ class RunRequest:
     reasons: str = "top-decile"
     partition_rows: int = 50_000
     migrate: bool = True
+    workers_write: bool = False
     settings: ScoreSettings | None = None
 
 
@@ -68,6 +69,9 @@ def score_snapshot(
         found = survey(snapshot, model.contract.id_field)
         date = _snapshot_date(found.date, request.snapshot_date)
         engine = make_engine(url, timeout_s=settings.database_timeout_seconds)
+        if request.workers_write and (not request.scheduler or engine.dialect.name == "sqlite"):
+            engine.dispose()
+            raise SnapshotError("--workers-write needs --scheduler and a PostgreSQL store")
         try:
             if request.migrate:
                 migrate(engine)
@@ -114,14 +118,20 @@ def _score(
     batches = snapshot.batches(request.partition_rows, columns)
     try:
         if request.scheduler:
-            with _dask_client(request.scheduler) as client:
+            target = None
+            if request.workers_write:
+                # local:N workers are ours: they get the URL; a cluster's use their own.
+                local = request.scheduler.startswith("local:")
+                url = engine.url.render_as_string(hide_password=False) if local else None
+                target = StoreTarget(url, settings.database_timeout_seconds, run)
+            with dask_client(request.scheduler) as client:
                 shipment = ship(
                     model,
                     settings.public_keys_pem(),
                     settings.allow_unsigned_models,
                     request.reasons,
                 )
-                run_dask(client, shipment, batches, duplicates, write, tick, totals)
+                run_dask(client, shipment, batches, duplicates, write, tick, totals, target)
         else:
             scorer = PartitionScorer(model, request.reasons)
             run_local(scorer, batches, duplicates, write, tick, totals)
@@ -155,7 +165,7 @@ def _score(
         )
     except StoreError as exc:
         raise RunFailedError(str(exc), _summary(run, snapshot, totals, elapsed, "failed")) from None
-    summary = _summary(run, snapshot, totals, elapsed, "succeeded")
+    summary = _summary(run, snapshot, totals, elapsed, "succeeded", request.workers_write)
     summary["profit_curve"] = {
         key: {k: curves[key][k] for k in ("best_k", "best_expected_value")}
         for key in ("by_expected_value", "by_churn_probability")
@@ -187,34 +197,6 @@ def _snapshot_date(column: dt.date | None, given: dt.date | None) -> dt.date:
     return column or given or dt.datetime.now(dt.UTC).date()
 
 
-@contextmanager
-def _dask_client(address: str) -> Iterator[Any]:
-    """A client of the scheduler at `address`, or of a new LocalCluster for local:N."""
-    from distributed import Client, LocalCluster
-
-    if address.startswith("local:"):
-        try:
-            workers = int(address.split(":", 1)[1])
-        except ValueError:
-            raise SnapshotError(
-                f"--scheduler {address}: local:N takes a number of workers"
-            ) from None
-        with (
-            LocalCluster(
-                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
-            ) as cluster,
-            Client(cluster) as client,
-        ):
-            yield client
-        return
-    try:
-        client = Client(address, timeout=30)
-    except OSError as exc:
-        raise RunFailedError(f"Dask scheduler {address} unreachable: {exc}") from None
-    with client:
-        yield client
-
-
 def _counts(totals: Totals) -> dict[str, int]:
     return {
         "rows_read": totals.read,
@@ -224,7 +206,12 @@ def _counts(totals: Totals) -> dict[str, int]:
 
 
 def _summary(
-    run: RunRecord, snapshot: Snapshot, totals: Totals, elapsed: float, status: str
+    run: RunRecord,
+    snapshot: Snapshot,
+    totals: Totals,
+    elapsed: float,
+    status: str,
+    workers_write: bool = False,
 ) -> dict[str, Any]:
     rates = {
         stage: (totals.read / seconds if seconds > 0 else None)
@@ -238,6 +225,7 @@ def _summary(
         "snapshot_date": run.snapshot_date.isoformat(),
         "model": {"name": run.model_name, "version": run.model_version},
         "engine": run.engine,
+        "workers_write": workers_write,
         "rows_read": totals.read,
         "rows_scored": totals.scored,
         "rows_rejected": totals.rejected,
