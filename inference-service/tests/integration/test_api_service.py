@@ -407,7 +407,14 @@ def test_openapi_examples_work(secured_api: Any, tokens: dict[str, str]) -> None
     assert customer["additionalProperties"] is False
     assert "Month-to-month" in json.dumps(customer["properties"]["Contract"])
     assert spec["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
-    secured = {("/predict", "post"), ("/predict/batch", "post"), ("/admin/reload", "post")}
+    secured = {
+        ("/predict", "post"),
+        ("/predict/batch", "post"),
+        ("/admin/reload", "post"),
+        ("/customers", "get"),
+        ("/customers/{customer_id}", "get"),
+        ("/customers/{customer_id}/predict", "post"),
+    }
     for path, methods in spec["paths"].items():
         for method, operation in methods.items():
             expected = [{"bearer": []}] if (path, method) in secured else None
