@@ -24,7 +24,8 @@ module "trainer" {
       MODEL_SIGNING_KMS_KEY_ID = aws_kms_key.model_signing.arn # signing.tf
       # The promotion lock's settle time must exceed a registry tag read-and-write; behind
       # MLflow's basic auth (a password hash per request, on 0.5 vCPU) that pair can take more
-      # than the 2 s default, and the trainer would then wait for its own lease.
+      # than the 2 s default: the lock would then settle longer in its next round, but starting
+      # at 10 s spares that round.
       CHURN_PROMOTION_LOCK_SETTLE_SECONDS = "10"
     },
     var.trainer_data_source == "" ? {} : { DATA_SOURCE = var.trainer_data_source },

@@ -125,15 +125,39 @@ def test_a_rival_write_during_the_settle_time_wins(
 def test_a_write_slower_than_the_settle_time_is_not_trusted(
     registry: FakeRegistry, fake_time: FakeTime
 ) -> None:
-    """A rival may have read back its own lease before our late write landed: we back off."""
-    registry.on_write = lambda: fake_time.sleep(5)  # the write took longer than the settle
-    with pytest.raises(LockError):
-        make_lock(registry, fake_time).acquire()
-    registry.on_write = None
-    # Our stale lease keeps protecting the possible rival until it expires, then we get in.
+    """A rival may have read back its own lease before our late write landed: that round is not
+    trusted, and the next one settles for twice the slow gap instead of waiting out the TTL."""
+    written: list[str] = []
+
+    def slow_write() -> None:
+        written.append(registry.tags[LOCK_TAG])
+        fake_time.sleep(5)  # every write takes longer than the 2 s settle time
+
+    registry.on_write = slow_write
     lock = make_lock(registry, fake_time)
-    lock.timeout = 120
-    assert lock.acquire().holder == "me"
+    started = fake_time.now
+    lease = lock.acquire()
+    assert lease.holder == "me"
+    assert len(written) == 2  # the first, untrusted lease was replaced, not claimed
+    assert Lease.parse(written[0]).owner != lease.owner  # type: ignore[union-attr]
+    assert lock.settle == 10
+    assert fake_time.now - started < 60  # well inside the lease's TTL: no waiting it out
+
+
+def test_a_rivals_lease_written_during_our_slow_round_still_wins(
+    registry: FakeRegistry, fake_time: FakeTime
+) -> None:
+    """Raising the settle time never makes a rival's later write ours."""
+    rival = Lease("rival", fake_time.now + 3600, "the other trainer")
+
+    def slow_then_rival() -> None:
+        fake_time.sleep(5)
+        registry.on_write = None
+        registry.tags[LOCK_TAG] = rival.render()
+
+    registry.on_write = slow_then_rival
+    with pytest.raises(LockError, match="locked for promotion by the other trainer"):
+        make_lock(registry, fake_time).acquire()
 
 
 def test_a_lost_lease_is_noticed_and_not_released(

@@ -4,8 +4,12 @@ MLflow has no lock or compare-and-set primitive; a tag write is a last-writer-wi
 lease (`promotion_lock` = `<owner>:<expiry epoch>:<holder>`) is taken by read, write, settle,
 read back: two contenders that both saw the lock free both write, and after the settle time
 each reads the one write that landed last, so only its writer proceeds. That holds as long as
-each contender's read-to-write gap is shorter than the settle time, which `acquire` measures
-and refuses to rely on otherwise. An owner that dies leaves a lease that expires after the TTL.
+each contender's read-to-write gap is shorter than the settle time, which `acquire` measures:
+a round slower than that is not trusted, and the next round settles for twice the slowest gap
+seen (a registry behind basic auth on a busy machine takes seconds per tag call). A lease this
+lock wrote in an untrusted round blocks nobody but is replaced: a rival that read back its own
+lease before our late write landed has already lost its lease, which `ensure_held` tells it
+before any write. An owner that dies leaves a lease that expires after the TTL.
 """
 
 from __future__ import annotations
@@ -87,6 +91,7 @@ class RegistryLock:
         # Wall clock for lease expiry (shared with other machines), monotonic for durations.
         self._clock, self._monotonic, self._sleep = clock, monotonic, sleep
         self._lease: Lease | None = None
+        self._written: set[str] = set()  # owners of the leases this lock wrote
 
     def current(self) -> Lease | None:
         tags = self.client.get_registered_model(self.model_name).tags
@@ -96,9 +101,10 @@ class RegistryLock:
         """One read-write-settle-read round; the other holder's live lease if we lost."""
         started = self._monotonic()
         seen, now = self.current(), self._clock()
-        if seen is not None and seen.expires_at > now:
+        if seen is not None and seen.expires_at > now and seen.owner not in self._written:
             return seen
         mine = Lease(uuid.uuid4().hex, now + self.ttl, self.holder)
+        self._written.add(mine.owner)
         try:
             self.client.set_registered_model_tag(self.model_name, LOCK_TAG, mine.render())
         except MlflowException:
@@ -115,8 +121,10 @@ class RegistryLock:
         if after is not None and after.owner == mine.owner and write_gap < self.settle:
             self._lease = mine
             return None
-        # A slow write may have landed after a rival read back its own lease: our stale lease
-        # stays to protect the rival until it expires.
+        if write_gap >= self.settle:
+            # Not trusted: a rival may have read back its own lease before this write landed.
+            # Settle longer from now on (bounded, so a lease can still be held for its work).
+            self.settle = min(2 * write_gap, self.ttl / 4)
         return after or mine
 
     def acquire(self) -> Lease:
