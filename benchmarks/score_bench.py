@@ -10,7 +10,8 @@ each in its own process (peak RSS = the process tree's, sampled every 0.1 s):
   decile, write to SQLite);
 - dask: the same on a local Dask cluster of 2 workers;
 - local at 2,000,000 rows: streaming partitions keep the peak memory flat as rows grow;
-- with --postgres-url, local into PostgreSQL too.
+- with --postgres-url, into PostgreSQL too: in process, on Dask with this process writing,
+  and on Dask with each worker writing its partitions (--workers-write).
 Rows/s per stage come from the run summary (on Dask the stage seconds are summed over the
 workers). Target: end to end >= half the bare throughput.
 Run: `uv run python benchmarks/score_bench.py [--rows N] [--model-dir DIR] [--postgres-url URL]`.
@@ -20,6 +21,7 @@ Without --model-dir it trains a quick unsigned model (`churn-train --no-publish 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import subprocess
@@ -52,6 +54,27 @@ def synth(rows: int, out: Path) -> Path:
         cmd = [str(BIN / "churn-score"), "synth", "--rows", str(rows), "--out", str(out)]
         subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
     return out
+
+
+def fresh_database(url: str) -> str:
+    """CREATE DATABASE on the server of `url` (SQLAlchemy form); the new database's URL."""
+    import uuid
+
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    name = f"score_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(
+        host=parsed.host,
+        port=parsed.port,
+        user=parsed.username,
+        password=parsed.password,
+        dbname=parsed.database,
+        autocommit=True,
+    ) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return parsed.set(database=name).render_as_string(hide_password=False)
 
 
 # -- children: one measurement each, printed as JSON -------------------------------------------
@@ -100,7 +123,12 @@ def bare(snapshot: Path, model_dir: Path) -> dict[str, Any]:
 
 
 def churn_score(
-    snapshot: Path, model_dir: Path, url: str, scheduler: str | None, write: bool = True
+    snapshot: Path,
+    model_dir: Path,
+    url: str,
+    scheduler: str | None,
+    write: bool = True,
+    workers_write: bool = False,
 ) -> dict[str, Any]:
     from churn_api.scoring import runner
     from churn_api.scoring.runner import RunRequest, score_snapshot
@@ -109,7 +137,11 @@ def churn_score(
         runner.write_partition = lambda *_args: None  # type: ignore[assignment]
 
     request = RunRequest(
-        customers=str(snapshot), model_uri=str(model_dir), database_url=url, scheduler=scheduler
+        customers=str(snapshot),
+        model_uri=str(model_dir),
+        database_url=url,
+        scheduler=scheduler,
+        workers_write=workers_write,
     )
     started = time.perf_counter()
     summary = score_snapshot(request)
@@ -123,9 +155,12 @@ def child(args: argparse.Namespace) -> None:
     if args.child == "bare":
         result = bare(args.snapshot, args.model_dir)
     else:
-        scheduler = "local:2" if args.child == "dask" else None
+        scheduler = "local:2" if args.child.startswith("dask") else None
         write = args.child != "nowrite"
-        result = churn_score(args.snapshot, args.model_dir, args.url, scheduler, write)
+        workers_write = args.child == "dask-workers-write"
+        result = churn_score(
+            args.snapshot, args.model_dir, args.url, scheduler, write, workers_write
+        )
     print(json.dumps(result, default=str))
 
 
@@ -184,8 +219,11 @@ def main() -> None:
     parser.add_argument("--large-rows", type=int, default=2_000_000, help="0 skips it")
     parser.add_argument("--model-dir", type=Path)
     parser.add_argument("--workdir", type=Path, default=ROOT / ".cache" / "score-bench")
-    parser.add_argument("--postgres-url", help="also write into this PostgreSQL database")
+    parser.add_argument(
+        "--postgres-url", help="also write into PostgreSQL: a fresh database per run on this server"
+    )
     parser.add_argument("--no-dask", action="store_true")
+    parser.add_argument("--no-sqlite", action="store_true", help="only the PostgreSQL runs")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--snapshot", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--url", default="", help=argparse.SUPPRESS)
@@ -205,13 +243,18 @@ def main() -> None:
 
     results = [("bare booster", measure("bare", base, model_dir))]
     results.append(("churn-score, no write", measure("nowrite", base, model_dir, sqlite("none"))))
-    results.append(("churn-score local", measure("local", base, model_dir, sqlite("local"))))
-    if not args.no_dask:
-        results.append(("churn-score dask x2", measure("dask", base, model_dir, sqlite("dask"))))
+    if not args.no_sqlite:
+        results.append(("churn-score local", measure("local", base, model_dir, sqlite("local"))))
+        if not args.no_dask:
+            dask = measure("dask", base, model_dir, sqlite("dask"))
+            results.append(("churn-score dask x2", dask))
     if args.postgres_url:
-        results.append(
-            ("churn-score local -> PG", measure("local", base, model_dir, args.postgres_url))
-        )
+        pg = functools.partial(fresh_database, args.postgres_url)
+        results.append(("local -> PG", measure("local", base, model_dir, pg())))
+        if not args.no_dask:
+            results.append(("dask x2 -> PG", measure("dask", base, model_dir, pg())))
+            workers = measure("dask-workers-write", base, model_dir, pg())
+            results.append(("dask x2 workers write PG", workers))
     if args.large_rows:
         large = synth(args.large_rows, args.workdir / f"base-{args.large_rows}.parquet")
         results.append(
