@@ -32,6 +32,7 @@ def test_local_paths_and_file_uris_are_local(tmp_path: Path) -> None:
     assert parse_location(str(tmp_path)).kind == "local"
     location = parse_location(f"file://{tmp_path}/x.parquet")
     assert (location.kind, location.path) == ("local", f"{tmp_path}/x.parquet")
+    assert location.display == location.path  # recorded absolute, whatever the cwd was
 
 
 def test_s3_uris_choose_the_s3_filesystem_without_a_network_call() -> None:

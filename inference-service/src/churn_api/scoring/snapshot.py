@@ -47,7 +47,8 @@ def parse_location(uri: str) -> Location:
     scheme = parsed.scheme.lower()
     if scheme in ("", "file") or (len(scheme) == 1 and uri[1:3] in (":\\", ":/")):
         path = parsed.path if scheme == "file" else uri
-        return Location("local", str(Path(path).expanduser().resolve()), path)
+        resolved = str(Path(path).expanduser().resolve())  # what the run records: no cwd guess
+        return Location("local", resolved, resolved)
     host = parsed.hostname or ""
     port = f":{parsed.port}" if parsed.port else ""
     display = f"{scheme}://{host}{port}{parsed.path}"  # user:password@ and ?query dropped
