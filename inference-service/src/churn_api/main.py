@@ -13,6 +13,7 @@ from churn_api import __version__
 from churn_api.admission import Admission, default_limit
 from churn_api.customer_routes import router as customer_router
 from churn_api.errors import install_error_handlers
+from churn_api.live_drift import LiveDrift, LiveWindow
 from churn_api.metrics import Metrics
 from churn_api.middleware import RequestMiddleware
 from churn_api.model_store import ModelStore
@@ -71,6 +72,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.max_concurrent_batches or default_limit(settings.batch_memory_mb)
     )
     metrics = Metrics()
+    live = LiveDrift(
+        LiveWindow(settings.drift_window_rows), metrics, settings.drift_interval_seconds
+    )
     auth = authenticator(settings)
     store.on_swap(metrics.model_swapped)
     # No connection yet: the engine is created (and the schema checked) on first use.
@@ -82,9 +86,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Long-lived startup objects need not be scanned by every GC pass.
         gc.freeze()
         await store.start()
+        live.start()
         try:
             yield
         finally:
+            await live.stop()
             await store.stop()
             admission.shutdown()
             customers.close()
@@ -101,6 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.store = store
     app.state.metrics = metrics
+    app.state.live_drift = live
     app.state.auth = auth
     app.state.admission = admission
     app.state.customer_store = customers

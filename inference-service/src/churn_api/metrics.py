@@ -17,6 +17,7 @@ from prometheus_client import (
 from prometheus_client.core import HistogramMetricFamily
 from prometheus_client.registry import Collector
 
+from churn_api.drift import DriftReport
 from churn_api.scorer import LoadedModel
 
 disable_created_metrics()  # the *_created series only add noise to every scrape
@@ -114,6 +115,28 @@ class Metrics:
         )
         self.scores = ScoreHistogram()
         r.register(self.scores)
+        # Live drift (live_drift.py): the recent scored rows against the training reference.
+        self.feature_psi = Gauge(
+            "churn_feature_psi",
+            "PSI of a field over the live window against the training reference",
+            ["field"],
+            registry=r,
+        )
+        self.score_psi = Gauge(
+            "churn_score_psi",
+            "PSI of the calibrated score over the live window (NaN below the minimum rows)",
+            registry=r,
+        )
+        self.score_psi.set(float("nan"))
+        self.drift_window_rows = Gauge(
+            "churn_drift_window_rows", "Scored rows in the live drift window", registry=r
+        )
+        self.unseen_categories = Counter(
+            "churn_unseen_category",
+            "Customers refused (a 422 or a batch row's error) for a category the model lacks",
+            ["field"],
+            registry=r,
+        )
         self._lock = threading.Lock()
 
     def model_swapped(self, model: LoadedModel) -> None:
@@ -138,3 +161,18 @@ class Metrics:
             if count:
                 self.predictions.labels(name).inc(count)
         self.scores.observe(probs)
+
+    def drift_computed(self, report: DriftReport) -> None:
+        """Set the live drift gauges from a report of the window."""
+        with self._lock:
+            self.feature_psi.clear()
+            for row in report.rows:
+                if row.psi is not None:
+                    self.feature_psi.labels(row.field).set(row.psi)
+            self.score_psi.set(float("nan") if report.score_psi is None else report.score_psi)
+
+    def drift_cleared(self) -> None:
+        """No live drift figures (no reference, or too few rows in the window)."""
+        with self._lock:
+            self.feature_psi.clear()
+            self.score_psi.set(float("nan"))

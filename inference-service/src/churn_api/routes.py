@@ -11,6 +11,7 @@ from pydantic import Field
 
 from churn_api import __version__
 from churn_api.bundle import ModelRejectedError
+from churn_api.errors import InvalidRequestError
 from churn_api.hotpath import authorize, current_model, parse_choice, parse_flag
 from churn_api.openapi import EXPLAIN, EXPLAIN_ROWS, SORT, errors, hand_checked
 from churn_api.responses import (
@@ -90,12 +91,19 @@ async def predict(request: Request) -> Response:
     explain = parse_flag(request.query_params.get("explain"), "explain")
     model = current_model(request)
     body = await request.body()
-    if len(body) <= model.customers.limits.inline_bytes:
-        customer = model.customers.validate_one(body)
-    else:  # off the event loop, admitted like a batch (admission.py)
-        customer = await request.app.state.admission.run(model.customers.validate_large, body)
+    state = request.app.state
+    try:
+        if len(body) <= model.customers.limits.inline_bytes:
+            customer = model.customers.validate_one(body)
+        else:  # off the event loop, admitted like a batch (admission.py)
+            customer = await state.admission.run(model.customers.validate_large, body)
+    except InvalidRequestError as exc:
+        state.live_drift.refused(model, exc.errors)  # counts unknown categories
+        raise
     result = model.score_one(customer, explain)
-    request.app.state.metrics.scored_one(result["risk_band"], result["churn_probability"])
+    p = result["churn_probability"]
+    state.metrics.scored_one(result["risk_band"], p)
+    state.live_drift.record_one(model, customer.__dict__, p)
     return _json(result)
 
 
@@ -115,7 +123,10 @@ async def predict_batch(request: Request) -> Response:
     model = current_model(request)
     body = await request.body()
     # Off the event loop (a 10k-row batch must not stall single rows), a bounded number at once.
-    answer = await request.app.state.admission.run(model.answer_batch, body, explain, sort)
+    live = request.app.state.live_drift
+    answer = await request.app.state.admission.run(
+        model.answer_batch, body, explain, sort, live.record_batch
+    )
     metrics = request.app.state.metrics
     if answer.succeeded:
         metrics.scored(model.band_names, answer.bands, answer.probabilities)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 import gc
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -26,7 +26,7 @@ from churn_api.bundle import (
     verify_golden,
 )
 from churn_api.calibration import Calibrator
-from churn_api.customer import CustomerValidator
+from churn_api.customer import CheckedColumns, CustomerValidator
 from churn_api.errors import InvalidRequestError
 from churn_api.explain import field_contributions, top_reasons
 from churn_api.features import Encoder
@@ -48,6 +48,12 @@ class BatchAnswer:
     bands: np.ndarray  # their band indexes
     succeeded: int
     failed: int
+    # What live drift records (live_drift.py): the checked columns of every row, the values
+    # of the rows the Customer model validated, the rows that scored and the rejected ones.
+    columns: CheckedColumns | None = None
+    checked: dict[int, dict[str, Any]] | None = None
+    positions: list[int] | None = None
+    errors: dict[int, list[dict[str, str]]] | None = None
 
 
 class LoadedModel:
@@ -144,12 +150,17 @@ class LoadedModel:
         return self.predictions.one(self.ref, customer_id, p, band, imputed, reasons)
 
     def answer_batch(
-        self, body: bytes | str, explain: bool = False, sort: str = "none"
+        self,
+        body: bytes | str,
+        explain: bool = False,
+        sort: str = "none",
+        record: Callable[[LoadedModel, BatchAnswer], None] | None = None,
     ) -> BatchAnswer:
         """The /predict/batch response body, and the scores for the metrics.
 
         Rows are checked (batch.BatchParser), encoded together, scored together by the batch
-        booster; rejected rows keep their errors in their place.
+        booster; rejected rows keep their errors in their place. `record` (live drift) is
+        called with the answer on this thread, off the event loop.
         """
         with gc_paused():
             batch = self.batches.parse(body)
@@ -173,7 +184,20 @@ class LoadedModel:
                     self.ref, ids, probs.tolist(), bands.tolist(), imputed, reasons
                 )
             body_ = batch_body(self.ref, n, positions, predictions, batch.errors, sort)
-            return BatchAnswer(orjson.dumps(body_), probs, bands, len(positions), len(batch.errors))
+            answer = BatchAnswer(
+                orjson.dumps(body_),
+                probs,
+                bands,
+                len(positions),
+                len(batch.errors),
+                batch.columns,
+                batch.checked,
+                positions,
+                batch.errors,
+            )
+        if record is not None:
+            record(self, answer)
+        return answer
 
     def _reasons(self, X: np.ndarray, rows: list[Any]) -> list[list[dict[str, Any]]]:
         """Top reasons of encoded rows, with the values /predict would show for each."""

@@ -139,6 +139,14 @@ class Settings(BaseSettings):
     )
     max_page_size: int = Field(500, ge=1, le=10_000, description="largest call list page")
 
+    # Live drift (docs/monitoring.md): the recent scored rows against the training reference.
+    drift_window_rows: int = Field(
+        5000, ge=0, le=1_000_000, description="scored rows kept for live drift; 0 = off"
+    )
+    drift_interval_seconds: float = Field(
+        60.0, gt=0, description="how often the live drift gauges are computed"
+    )
+
     @field_validator("model_public_keys", "model_public_keys_file", "database_url", mode="before")
     @classmethod
     def _empty_key_is_unset(cls, value: object) -> object:
