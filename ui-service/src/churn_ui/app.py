@@ -2,7 +2,8 @@
 the net for API errors a page did not expect. The pages themselves live in `app_pages/`.
 
 When the API reports a customer store, the retention team's pages (Call list, Customer) come
-first and the call list opens by default; without one they are not shown at all."""
+first and the call list opens by default, and Model health (drift and realized performance, kept
+in the store) follows Model; without a store none of them is shown."""
 
 from __future__ import annotations
 
@@ -30,6 +31,12 @@ customer_pages = (
     if with_store
     else []
 )
+# Drift reports and outcomes live in the customer store: no store, nothing to show.
+health_pages = (
+    [st.Page(PAGES / "model_health.py", title="Model health", icon=":material/monitor_heart:")]
+    if with_store
+    else []
+)
 navigation = st.navigation(
     [
         *customer_pages,
@@ -41,6 +48,7 @@ navigation = st.navigation(
         ),
         st.Page(PAGES / "batch.py", title="Batch scoring", icon=":material/upload_file:"),
         st.Page(PAGES / "model.py", title="Model", icon=":material/info:"),
+        *health_pages,
     ]
 )
 render_status(status)

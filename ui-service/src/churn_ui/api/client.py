@@ -17,12 +17,14 @@ from pydantic import BaseModel, ValidationError
 
 from churn_ui.api.errors import (
     ApiError,
+    ApiNotFoundError,
     ApiProtocolError,
     ApiTimeoutError,
     ApiUnreachableError,
     error_for,
     field_errors,
 )
+from churn_ui.api.health_models import DriftHistory, PerformanceHistory
 from churn_ui.api.models import (
     BatchResult,
     CallListPage,
@@ -140,6 +142,29 @@ class ChurnApiClient:
             customers=True,
         )
         return self._parse(WhatIf, response)
+
+    # -- monitoring (scope `customers`, 503 without a store) --
+
+    def drift(self, runs: int = 20) -> DriftHistory:
+        """`GET /monitoring/drift`: the latest `runs` scoring runs' drift, newest first."""
+        return self._monitoring(DriftHistory, "/monitoring/drift", {"runs": str(runs)})
+
+    def performance(self) -> PerformanceHistory:
+        """`GET /monitoring/performance`: realized performance per model version and month."""
+        return self._monitoring(PerformanceHistory, "/monitoring/performance")
+
+    def _monitoring(self, model: type[M], path: str, params: dict[str, str] | None = None) -> M:
+        try:
+            response = self._request("GET", path, params=params, auth=True, customers=True)
+        except ApiNotFoundError as exc:
+            # No such route: an API from before the monitoring routes (the customer wording of
+            # a 404 would talk about customer IDs).
+            raise ApiNotFoundError(
+                "The scoring service has no monitoring pages: it may be an older version "
+                "without them.",
+                404,
+            ) from exc
+        return self._parse(model, response)
 
     # -- plumbing --
 

@@ -1,0 +1,167 @@
+"""Model health: which model serves and since when, how far the scored customers drift from the
+data the model learned from, and how well its scores did once outcomes were known."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from churn_ui.api.errors import ApiError
+from churn_ui.api.health_models import DriftHistory, PerformanceHistory
+from churn_ui.api.models import ModelInfo
+from churn_ui.connection import client, model_info_or_last
+from churn_ui.error_display import show_error
+from churn_ui.health_charts import drift_chart, performance_chart, score_distribution_chart
+from churn_ui.health_view import (
+    METRICS,
+    NO_REFERENCE,
+    drift_frame,
+    drift_summary,
+    holdout_for,
+    latest_score_frequencies,
+    latest_table,
+    performance_frame,
+    performance_summary,
+    performance_table,
+    run_label,
+    score_frame,
+    when_text,
+)
+
+DRIFT_RUNS = 20
+
+
+def _models(info: ModelInfo | None) -> None:
+    st.subheader("Champion and challenger")
+    if info is None:
+        return
+    facts = {
+        "Serving": f"version **{info.version}** of {info.name}"
+        + (f" (alias `{info.alias}`)" if info.alias else " (a local folder, no registry alias)"),
+        "Trained": when_text(info.trained_at),
+        "Loaded by the scoring service": when_text(info.loaded_at),
+    }
+    st.markdown("\n".join(f"- **{k}:** {v}" for k, v in facts.items()))
+    if info.stale:
+        st.warning("The scoring service could not confirm the alias with the registry recently.")
+    st.caption(
+        "The scoring service does not report the challenger nor when each version was promoted; "
+        "the MLflow registry holds them (aliases `champion` and `challenger`, the version tag "
+        "`champion_since`)."
+    )
+
+
+def _drift(history: DriftHistory) -> None:
+    st.subheader("Drift of the scored customers against the training data")
+    summary = drift_summary(history)
+    if not history.runs:
+        st.info(summary, icon=":material/hourglass_empty:")
+        return
+    st.markdown(summary)
+    frame = drift_frame(history)
+    if frame.empty:
+        st.info("The scoring runs carry no per-field drift measurements.")
+    else:
+        st.altair_chart(drift_chart(frame, history.thresholds), width="stretch")
+        limits = history.thresholds
+        st.caption(
+            "PSI (population stability index) of each field at each scoring run, against the "
+            f"customers the model learned from: under {limits.field_psi_watch:g} is stable, "
+            f"{limits.field_psi_watch:g} to {limits.field_psi_drift:g} is worth watching, over "
+            f"{limits.field_psi_drift:g} the field has drifted."
+        )
+    with st.expander(f"Every field of the latest run ({run_label(history.runs[0])})"):
+        st.dataframe(
+            latest_table(history.runs[0], history.thresholds),
+            hide_index=True,
+            width="stretch",
+            key="mh_latest_fields",
+            column_config={
+                "PSI": st.column_config.NumberColumn("PSI", format="%.3f"),
+                "Test p-value": st.column_config.NumberColumn(
+                    "Test p-value",
+                    format="%.3g",
+                    help="KS test (numbers) or chi-square test (categories) against training",
+                ),
+            },
+        )
+    _score_distribution(history)
+
+
+def _score_distribution(history: DriftHistory) -> None:
+    st.subheader("Score distribution against the training reference")
+    if history.reference_score is None:
+        st.info(NO_REFERENCE)
+        return
+    latest = latest_score_frequencies(history)
+    current = latest[1] if latest else None
+    st.altair_chart(
+        score_distribution_chart(score_frame(history.reference_score, current)), width="stretch"
+    )
+    if latest is None:
+        st.caption("No scoring run reports its score shares yet: the training reference alone.")
+    else:
+        run = latest[0]
+        psi = f" (score PSI {run.score_psi:.3f})" if run.score_psi is not None else ""
+        st.caption(
+            f"Share of customers per churn probability bin: the training data against the run of "
+            f"{run_label(run)}{psi}. The bins are the training scores' deciles."
+        )
+
+
+def _performance(history: PerformanceHistory) -> None:
+    st.subheader("Realized performance, from outcomes")
+    summary, alert = performance_summary(history)
+    if not history.rows:
+        st.info(summary, icon=":material/hourglass_empty:")
+        return
+    if alert:
+        st.warning(summary, icon=":material/trending_down:")
+    else:
+        st.markdown(summary)
+    frame = performance_frame(history)
+    shown = [name for name in METRICS.values() if name in set(frame["metric"])]
+    if shown:
+        metric = st.radio("Measure", shown, horizontal=True, key="mh_metric")
+        holdout = holdout_for(history, metric)
+        st.altair_chart(performance_chart(frame, metric, holdout), width="stretch")
+        st.caption(
+            "Each customer's outcome is judged against the latest score made before it, grouped "
+            "by the month of that score and the model version that made it. The dashed line is "
+            "the same measure on the training holdout."
+        )
+    st.dataframe(
+        performance_table(history),
+        hide_index=True,
+        width="stretch",
+        key="mh_performance",
+        column_config={
+            name: st.column_config.NumberColumn(name, format="%.3f") for name in METRICS.values()
+        },
+    )
+
+
+def main() -> None:
+    """Render the page."""
+    st.title("Model health")
+    st.caption(
+        "Is the model still fit for the customers it scores? Drift compares each scoring run "
+        "with the data the model learned from; realized performance compares its scores with "
+        "what the customers then did."
+    )
+    _models(model_info_or_last("load the served model"))
+    api = client()
+    try:
+        drift = api.drift(DRIFT_RUNS)
+    except ApiError as exc:
+        show_error(exc, "load the drift reports")
+    else:
+        _drift(drift)
+    try:
+        performance = api.performance()
+    except ApiError as exc:
+        show_error(exc, "load the realized performance")
+    else:
+        _performance(performance)
+
+
+main()

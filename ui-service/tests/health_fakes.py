@@ -1,0 +1,112 @@
+"""The monitoring routes for the UI's page tests: `GET /monitoring/drift` and
+`GET /monitoring/performance` added to the fake customer-store API (store_fakes), shaped like
+the API's answers (the issue 14 design) and refusing like it (503 without a store, 422 on a bad
+`runs`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from store_fakes import FakeStore
+
+THRESHOLDS = {"field_psi_watch": 0.1, "field_psi_drift": 0.2, "score_psi_drift": 0.1}
+SCORE_EDGES = [0.1 * i for i in range(1, 10)]
+REFERENCE_SCORE = {"edges": SCORE_EDGES, "frequencies": [0.1] * 10}
+
+
+def drift_run(
+    run_id: str, created_at: str, psi: dict[str, float], score_psi: float, n: int = 7043
+) -> dict[str, Any]:
+    """A run's drift report: `psi` per field, the score's PSI, and its shares over the bins."""
+    fields = [
+        {
+            "field": name,
+            "kind": "categorical" if name == "Contract" else "numeric",
+            "psi": value,
+            "statistic": value / 2,
+            "p_value": 0.5 if value < 0.1 else 1e-6,
+            "missing_rate": 0.0,
+            "missing_rate_reference": 0.0,
+            "unseen": {"Three year": 12} if name == "Contract" and value > 0.2 else {},
+        }
+        for name, value in psi.items()
+    ]
+    fields.append({"field": "__score__", "kind": "score", "psi": score_psi})
+    shift = min(score_psi, 0.05)
+    shares = [0.1 - shift] * 5 + [0.1 + shift] * 5
+    return {
+        "run_id": run_id,
+        "created_at": created_at,
+        "snapshot_date": created_at[:10],
+        "model_version": "7",
+        "n": n,
+        "score_psi": score_psi,
+        "score_frequencies": shares,
+        "fields": fields,
+    }
+
+
+# Newest first, as the API lists them: the second run shifted contracts and charges.
+DRIFT_RUNS = [
+    drift_run(
+        "run-2",
+        "2026-11-30T08:00:00+00:00",
+        {"tenure": 0.02, "MonthlyCharges": 0.15, "Contract": 0.41},
+        0.12,
+    ),
+    drift_run(
+        "run-1",
+        "2026-11-23T08:00:00+00:00",
+        {"tenure": 0.01, "MonthlyCharges": 0.03, "Contract": 0.02},
+        0.01,
+    ),
+]
+PERFORMANCE_ROWS = [
+    {"model_version": "6", "month": "2026-09", "n": 900, "positives": 240, "roc_auc": 0.83,
+     "pr_auc": 0.64, "brier": 0.14, "calibration_error": 0.03, "top_decile_precision": 0.71},
+    {"model_version": "7", "month": "2026-10", "n": 1100, "positives": 290, "roc_auc": 0.80,
+     "pr_auc": 0.6, "brier": 0.15, "calibration_error": 0.04, "top_decile_precision": 0.66},
+    {"model_version": "7", "month": "2026-11", "n": 1200, "positives": 330, "roc_auc": 0.76,
+     "pr_auc": 0.55, "brier": 0.17, "calibration_error": 0.06, "top_decile_precision": 0.6},
+]  # fmt: skip
+HOLDOUT = {"roc_auc": 0.845, "pr_auc": 0.66, "brier": 0.135}
+
+
+@dataclass
+class HealthStore(FakeStore):
+    """The fake store with drift reports and realized performance (empty lists: none yet)."""
+
+    runs: list[dict[str, Any]] = field(default_factory=lambda: list(DRIFT_RUNS))
+    performance: list[dict[str, Any]] = field(default_factory=lambda: list(PERFORMANCE_ROWS))
+    reference_score: dict[str, Any] | None = field(default_factory=lambda: dict(REFERENCE_SCORE))
+    monitoring: bool = True  # False: an API from before the monitoring routes (404)
+
+    def answer(self, method: str, target: str, body: Any) -> tuple[int, Any]:
+        parts = urlsplit(target)
+        if not parts.path.startswith("/monitoring/"):
+            return super().answer(method, target, body)
+        self.requests.append((method, target, body))
+        if not self.monitoring:
+            return 404, {"detail": "Not Found"}
+        if self.state != "ok":
+            return 503, {"detail": "customer store unavailable: connection refused"}
+        if parts.path == "/monitoring/drift":
+            runs = parse_qs(parts.query).get("runs", ["20"])[-1]
+            if not runs.isdigit() or not 1 <= int(runs) <= 200:
+                return 422, {"detail": [{"field": "runs", "message": "must be 1 to 200"}]}
+            return 200, {
+                "thresholds": THRESHOLDS,
+                "model_version": "7",
+                "reference_score": self.reference_score,
+                "runs": self.runs[: int(runs)],
+            }
+        if parts.path == "/monitoring/performance":
+            return 200, {
+                "model_version": "7",
+                "holdout_roc_auc": HOLDOUT["roc_auc"],
+                "holdout": HOLDOUT,
+                "rows": self.performance,
+            }
+        return 404, {"detail": "Not Found"}
