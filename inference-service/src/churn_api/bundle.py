@@ -162,7 +162,9 @@ def local_meta(model_dir: Path, name: str) -> ModelMeta:
         raise ModelRejectedError(f"MODEL_URI {model_dir} does not exist")
     bundle = find_bundle(model_dir)
     digest = hashlib.sha256()
-    for file in FILES:
+    # Every file a served answer depends on, the drift reference included (optional: absent in
+    # older bundles, and then it changes nothing).
+    for file in (*FILES, REFERENCE_FILE):
         with contextlib.suppress(OSError):
             digest.update((bundle / file).read_bytes())
     return ModelMeta(
