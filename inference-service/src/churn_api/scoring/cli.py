@@ -1,4 +1,5 @@
-"""`churn-score`: score a customer snapshot into the store (`run`), make a synthetic base
+"""`churn-score`: score a customer snapshot into the store (`run`, with its drift report),
+ingest what really happened (`outcomes`, with the realized performance), make a synthetic base
 (`synth`), create or upgrade the store's schema (`migrate`).
 
 Exit codes: 0 the run finished (rejected rows included), 1 it failed (model, store), 2 bad
@@ -16,7 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from churn_api.scoring.report import Progress, summary_lines
+from churn_api.scoring.report import Progress, outcome_lines, summary_lines
 from churn_api.scoring.runner import RunFailedError, RunRequest, score_snapshot
 from churn_api.scoring.snapshot import SnapshotError
 
@@ -109,6 +110,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     run.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    run.add_argument(
+        "--no-mlflow",
+        action="store_true",
+        help="do not log the drift report to MLflow (it is stored either way)",
+    )
+    outcomes = commands.add_parser(
+        "outcomes", help="ingest outcomes (customer id, churned yes/no, date); realized metrics"
+    )
+    outcomes.add_argument(
+        "--labels",
+        required=True,
+        help="CSV or Parquet with customerID, churned (yes/no) and outcome_date: a path, "
+        "s3:// or http(s)://",
+    )
+    outcomes.add_argument("--database-url", help="default: DATABASE_URL, else the SQLite file")
+    outcomes.add_argument("--no-migrate", action="store_true", help="do not upgrade the schema")
+    outcomes.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
+    outcomes.add_argument("--json", action="store_true", help="print the summary as JSON")
     synth = commands.add_parser("synth", help="write a synthetic customer base")
     synth.add_argument("--rows", type=_positive, required=True)
     synth.add_argument(
@@ -136,6 +155,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(args)
         if args.command == "synth":
             return _synth(args)
+        if args.command == "outcomes":
+            return _outcomes(args)
         return _migrate(args)
     except ValidationError as exc:
         print(f"churn-score: bad settings: {exc}", file=sys.stderr)
@@ -154,6 +175,7 @@ def _run(args: argparse.Namespace) -> int:
         partition_rows=args.partition_rows,
         migrate=not args.no_migrate,
         workers_write=args.workers_write,
+        mlflow=not args.no_mlflow,
     )
     progress = None if args.no_progress else Progress(sys.stderr)
     try:
@@ -178,6 +200,28 @@ def _print(summary: dict[str, Any], as_json: bool) -> None:
         print(json.dumps(summary, default=str))
     else:
         print("\n".join(summary_lines(summary)))
+
+
+def _outcomes(args: argparse.Namespace) -> int:
+    from churn_api.scoring.labels import LabelsError
+    from churn_api.scoring.outcomes import OutcomesFailedError, OutcomesRequest, ingest_outcomes
+
+    request = OutcomesRequest(
+        labels=args.labels,
+        database_url=args.database_url,
+        migrate=not args.no_migrate,
+        mlflow=not args.no_mlflow,
+    )
+    try:
+        summary = ingest_outcomes(request)
+    except LabelsError as exc:
+        print(f"churn-score outcomes: {exc}", file=sys.stderr)
+        return 2
+    except OutcomesFailedError as exc:
+        print(f"churn-score outcomes: failed: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(summary, default=str) if args.json else "\n".join(outcome_lines(summary)))
+    return 0
 
 
 def _synth(args: argparse.Namespace) -> int:

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from churn_api.scoring.drift_run import PartitionDrift
 from churn_api.scoring.job import PartitionResult, PartitionScorer
 from churn_api.store.writes import REJECTED_SAMPLE_MAX, ScoredRows
 
@@ -31,6 +32,7 @@ class PartitionSummary:
     seconds: dict[str, float]
     p: np.ndarray  # float32
     ev: np.ndarray  # float32
+    drift: PartitionDrift | None = None
 
 
 def summarize(result: PartitionResult) -> PartitionSummary:
@@ -42,6 +44,7 @@ def summarize(result: PartitionResult) -> PartitionSummary:
         seconds=dict(result.seconds),
         p=np.asarray(result.rows.churn_probability, dtype=np.float32),
         ev=np.asarray(result.rows.expected_value, dtype=np.float32),
+        drift=result.drift,
     )
 
 
@@ -57,6 +60,7 @@ class Totals:
     seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
     p: list[np.ndarray] = field(default_factory=list)
     ev: list[np.ndarray] = field(default_factory=list)
+    drift: list[PartitionDrift] = field(default_factory=list)
 
     def add(
         self, result: PartitionResult | PartitionSummary, read_s: float, write_s: float
@@ -73,6 +77,8 @@ class Totals:
         self.seconds["write"] += write_s
         self.p.append(part.p)
         self.ev.append(part.ev)
+        if part.drift is not None:
+            self.drift.append(part.drift)
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """Every scored customer's probability and expected value."""

@@ -17,6 +17,7 @@ from churn_api import value
 from churn_api.explain import field_contributions, top_reasons
 from churn_api.scorer import LoadedModel, gc_paused
 from churn_api.scoring.columns import field_values, id_values, value_column
+from churn_api.scoring.drift_run import PartitionDrift, partition_drift
 from churn_api.store.writes import ScoredRows
 
 REASONS = ("top-decile", "all", "none")
@@ -43,6 +44,7 @@ class PartitionResult:
     rejected: list[Rejected]
     read: int
     seconds: dict[str, float] = field(default_factory=dict)
+    drift: PartitionDrift | None = None  # the valid rows' fields, for the run's drift report
 
 
 class PartitionScorer:
@@ -111,6 +113,7 @@ class PartitionScorer:
                 errors.setdefault(k, []).insert(0, {"field": self.id_field, "message": message})
         rejected = [Rejected(first_row + k, _text(ids[k]), errors[k]) for k in sorted(errors)]
         keep = np.setdiff1d(np.arange(n), np.fromiter(errors, dtype=np.intp, count=len(errors)))
+        drift = partition_drift(self.specs, checked_columns, checked, keep, raw, errors)
         t1 = time.perf_counter()
 
         X, _imputed = self.model.encoder.encode_columns(checked_columns, checked)
@@ -148,7 +151,7 @@ class PartitionScorer:
             scored_at=datetime.now(UTC),
         )
         seconds = {"validate": t1 - t0, "score": t2 - t1, "reasons": t3 - t2}
-        return PartitionResult(rows, rejected, n, seconds)
+        return PartitionResult(rows, rejected, n, seconds, drift)
 
     def _attributes(
         self, columns: Any, checked: Mapping[int, dict[str, Any]], keep: np.ndarray

@@ -17,6 +17,7 @@ from churn_api.scoring.cluster import StoreTarget, dask_client, run_dask, ship
 from churn_api.scoring.engine import STAGES, Totals, run_local
 from churn_api.scoring.job import PartitionScorer
 from churn_api.scoring.model import ModelUnavailableError, ScoreSettings, load_scoring_model
+from churn_api.scoring.monitor import record_drift
 from churn_api.scoring.snapshot import KNOWN_EXTRAS, Snapshot, SnapshotError
 from churn_api.scoring.survey import survey
 from churn_api.store.engine import StoreError, database_url_default, make_engine, migrate
@@ -45,6 +46,7 @@ class RunRequest:
     partition_rows: int = 50_000
     migrate: bool = True
     workers_write: bool = False
+    mlflow: bool = True  # log the run's drift to MLflow's monitoring experiment
     settings: ScoreSettings | None = None
 
 
@@ -166,6 +168,9 @@ def _score(
     except StoreError as exc:
         raise RunFailedError(str(exc), _summary(run, snapshot, totals, elapsed, "failed")) from None
     summary = _summary(run, snapshot, totals, elapsed, "succeeded", request.workers_write)
+    summary["drift"], _ = record_drift(
+        engine, model, run, totals.drift, p, settings, use_mlflow=request.mlflow
+    )
     summary["profit_curve"] = {
         key: {k: curves[key][k] for k in ("best_k", "best_expected_value")}
         for key in ("by_expected_value", "by_churn_probability")
