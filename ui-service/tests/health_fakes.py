@@ -40,10 +40,16 @@ def drift_run(
         "run_id": run_id,
         "created_at": created_at,
         "snapshot_date": created_at[:10],
+        "model": {"name": "telco-churn", "version": "7"},
+        "model_name": "telco-churn",
         "model_version": "7",
         "n": n,
+        "rows_scored": n,
+        "rows_rejected": 0,
         "score_psi": score_psi,
+        "score_status": "drift" if score_psi > 0.1 else "ok",
         "score_frequencies": shares,
+        "reference_score": REFERENCE_SCORE,
         "fields": fields,
     }
 
@@ -103,10 +109,18 @@ class HealthStore(FakeStore):
                 "runs": self.runs[: int(runs)],
             }
         if parts.path == "/monitoring/performance":
+            overall = (
+                [{**self.performance[-1], "month": "all", "n": 2300, "roc_auc": 0.78}]
+                if self.performance
+                else []
+            )
             return 200, {
+                "computed_at": "2026-11-30T09:00:00+00:00",
                 "model_version": "7",
                 "holdout_roc_auc": HOLDOUT["roc_auc"],
                 "holdout": HOLDOUT,
+                "roc_auc_drop_alert": 0.05,
                 "rows": self.performance,
+                "overall": overall,
             }
         return 404, {"detail": "Not Found"}

@@ -78,10 +78,11 @@ def test_ui_model_health_draws_drift_score_and_performance(
     assert "against the run of 2026-11-30 08:00 UTC (score PSI 0.120)" in text
     warnings = [str(w.value) for w in at.warning]
     assert any("ROC-AUC **0.760** against 0.845" in w for w in warnings), warnings
+    assert "Over every month: version 7: ROC-AUC 0.780 on 2,300 customers." in text
     charts = _charts(at)
     assert len(charts) == 3  # drift, score distribution, performance
     assert "drift (0.2)" in charts[0] and "watch (0.1)" in charts[0]
-    assert "Training reference" in charts[1] and "Latest scoring run" in _chart_data(at)[1]
+    assert "Training reference" in charts[1] and "Scoring run" in _chart_data(at)[1]
     assert "training holdout (0.845)" in charts[2]
     fields = next(d.value for d in at.dataframe if "PSI" in d.value.columns)
     assert list(fields["Field"])[:2] == ["Contract", "Monthly charges"]
@@ -113,9 +114,9 @@ def test_ui_model_health_without_reference_or_score_shares(
 ) -> None:
     store.runs = [{k: v for k, v in r.items() if k != "score_frequencies"} for r in store.runs]
     at = _page(monkeypatch, store_url)
-    assert "the training reference alone" in _texts(at)
+    assert "No scoring run of the served model (version 7) carries" in _texts(at)
     data = _chart_data(at)[1]
-    assert "Training reference" in data and "Latest scoring run" not in data
+    assert "Training reference" in data and "Scoring run" not in data
 
     store.reference_score = None
     at = _page(monkeypatch, store_url)

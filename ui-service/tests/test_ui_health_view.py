@@ -11,25 +11,28 @@ from health_fakes import DRIFT_RUNS, HOLDOUT, PERFORMANCE_ROWS, REFERENCE_SCORE,
 from churn_ui.api.health_models import DriftHistory, DriftThresholds, PerformanceHistory, ScoreBins
 from churn_ui.health_charts import drift_chart, performance_chart, score_distribution_chart
 from churn_ui.health_view import (
-    LATEST,
-    METRICS,
-    NO_OUTCOMES,
     NO_RUN,
     REFERENCE,
+    SCORED,
     bin_labels,
     drift_frame,
     drift_summary,
     field_status,
-    holdout_for,
     latest_score_frequencies,
     latest_table,
-    performance_frame,
-    performance_summary,
-    performance_table,
     run_label,
     score_frame,
     score_status,
     when_text,
+)
+from churn_ui.performance_view import (
+    METRICS,
+    NO_OUTCOMES,
+    holdout_for,
+    overall_text,
+    performance_frame,
+    performance_summary,
+    performance_table,
 )
 
 LIMITS = DriftThresholds()
@@ -116,19 +119,24 @@ def test_ui_score_frame_puts_the_latest_run_beside_the_reference() -> None:
     latest = latest_score_frequencies(history)
     assert latest is not None and latest[0].run_id == "run-2"
     frame = score_frame(ScoreBins.model_validate(REFERENCE_SCORE), latest[1])
-    assert list(frame["source"]) == [REFERENCE] * 10 + [LATEST] * 10
-    assert frame.groupby("source")["share"].sum().round(9).to_dict() == {REFERENCE: 1, LATEST: 1}
+    assert list(frame["source"]) == [REFERENCE] * 10 + [SCORED] * 10
+    assert frame.groupby("source")["share"].sum().round(9).to_dict() == {REFERENCE: 1, SCORED: 1}
     assert frame["bin"].iloc[0] == "below 10.0%" and frame["bin"].iloc[9] == "90.0% and above"
     only_reference = score_frame(ScoreBins.model_validate(REFERENCE_SCORE), None)
     assert set(only_reference["source"]) == {REFERENCE}
 
 
-def test_ui_score_frequencies_must_match_the_reference_bins() -> None:
-    # A run scored against another model's bins is not set beside this reference.
-    wrong = DRIFT_RUNS[0] | {"score_frequencies": [0.5, 0.5]}
-    history = _drift(runs=[wrong, DRIFT_RUNS[1]])
-    latest = latest_score_frequencies(history)
+def test_ui_score_frequencies_only_of_the_served_models_bins() -> None:
+    # Another model's run (the API gives it no reference bins, or other ones) is skipped.
+    other = DRIFT_RUNS[0] | {"model_version": "6", "reference_score": None}
+    latest = latest_score_frequencies(_drift(runs=[other, DRIFT_RUNS[1]]))
     assert latest is not None and latest[0].run_id == "run-1"
+    moved = {"edges": [0.5], "frequencies": [0.5, 0.5]}
+    assert (
+        latest_score_frequencies(_drift(runs=[DRIFT_RUNS[0] | {"reference_score": moved}])) is None
+    )
+    short = DRIFT_RUNS[0] | {"score_frequencies": [0.5, 0.5]}
+    assert latest_score_frequencies(_drift(runs=[short])) is None
     assert latest_score_frequencies(_drift(reference_score=None)) is None
 
 
@@ -161,6 +169,20 @@ def test_ui_performance_summary_alerts_below_the_holdout() -> None:
     text, alert = performance_summary(_performance(rows=one_class))
     assert not alert and "not measurable" in text
     assert performance_summary(_performance(rows=[])) == (NO_OUTCOMES, False)
+    # The API's own limit decides.
+    text, alert = performance_summary(_performance(roc_auc_drop_alert=0.1))
+    assert not alert and text.endswith("(-0.085).")
+
+
+def test_ui_overall_per_model_version() -> None:
+    overall = [
+        PERFORMANCE_ROWS[2] | {"month": "all", "n": 2300, "roc_auc": 0.78},
+        PERFORMANCE_ROWS[0] | {"month": "all", "roc_auc": None},
+    ]
+    assert overall_text(_performance(overall=overall)) == (
+        "Over every month: version 7: ROC-AUC 0.780 on 2,300 customers."
+    )
+    assert overall_text(_performance()) is None
 
 
 def test_ui_holdout_per_measure() -> None:

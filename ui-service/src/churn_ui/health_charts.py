@@ -7,7 +7,8 @@ import altair as alt
 import pandas as pd
 
 from churn_ui.api.health_models import DriftThresholds
-from churn_ui.health_view import HOLDOUT, LATEST, REFERENCE
+from churn_ui.health_view import REFERENCE, SCORED
+from churn_ui.performance_view import HOLDOUT
 
 WATCH_COLOR = "#f9a825"
 DRIFT_COLOR = "#c62828"
@@ -64,11 +65,11 @@ def score_distribution_chart(frame: pd.DataFrame) -> alt.Chart:
         .mark_bar()
         .encode(
             x=alt.X("bin:N", sort=order, title="Churn probability", axis=alt.Axis(labelAngle=-30)),
-            xOffset=alt.XOffset("source:N", sort=[REFERENCE, LATEST]),
+            xOffset=alt.XOffset("source:N", sort=[REFERENCE, SCORED]),
             y=alt.Y("share:Q", title="Share of customers", axis=alt.Axis(format="%")),
             color=alt.Color(
                 "source:N",
-                scale=alt.Scale(domain=[REFERENCE, LATEST], range=[REFERENCE_COLOR, CURRENT_COLOR]),
+                scale=alt.Scale(domain=[REFERENCE, SCORED], range=[REFERENCE_COLOR, CURRENT_COLOR]),
                 legend=alt.Legend(title=None, orient="bottom"),
             ),
             tooltip=[

@@ -1,6 +1,6 @@
-"""The Model health page's logic without Streamlit: drift per field and run, the score
-distribution against the training reference, realized performance, and the plain-words
-summaries and empty states."""
+"""The Model health page's drift logic without Streamlit: PSI per field and scoring run against
+the limits, the latest run's table and summary, the score distribution against the training
+reference, and their empty states (realized performance: performance_view)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,7 @@ import itertools
 
 import pandas as pd
 
-from churn_ui.api.health_models import (
-    DriftHistory,
-    DriftRun,
-    DriftThresholds,
-    PerformanceHistory,
-    ScoreBins,
-)
+from churn_ui.api.health_models import DriftHistory, DriftRun, DriftThresholds, ScoreBins
 from churn_ui.wording import label, pct
 
 SCORE_FIELD = "__score__"  # the API's row name for the score's own PSI
@@ -22,27 +16,12 @@ NO_RUN = (
     "No scoring run yet: drift is measured each time the customer base is scored "
     "(`churn-score run --customers PATH_OR_URL`)."
 )
-NO_OUTCOMES = (
-    "No outcomes ingested yet: realized performance appears once what really happened is "
-    "loaded with `churn-score outcomes --labels PATH_OR_URL` (customer ID, churned yes/no, date)."
-)
 NO_REFERENCE = (
     "The served model carries no training reference (reference.json): its score distribution "
     "cannot be compared."
 )
 REFERENCE = "Training reference"
-LATEST = "Latest scoring run"
-HOLDOUT = "Training holdout"
-# How far realized ROC-AUC may fall below the training holdout before it is an alert
-# (the RealizedPerformanceDrop rule, docs/monitoring.md).
-ROC_AUC_TOLERANCE = 0.05
-METRICS: dict[str, str] = {
-    "roc_auc": "ROC-AUC",
-    "pr_auc": "PR-AUC",
-    "brier": "Brier score",
-    "calibration_error": "Calibration error",
-    "top_decile_precision": "Precision in the top decile",
-}
+SCORED = "Scoring run"
 STATUS_TEXT = {"drift": "Drifted", "watch": "Watch", "ok": "Stable", "none": "Not measured"}
 
 
@@ -176,18 +155,23 @@ def bin_labels(edges: list[float]) -> list[str]:
 
 
 def latest_score_frequencies(history: DriftHistory) -> tuple[DriftRun, list[float]] | None:
-    """The newest run that carries its score shares over the reference's bins, if any."""
-    if history.reference_score is None:
+    """The newest run the served model made, with its score shares over the reference's bins.
+
+    The API gives a run its reference bins only when the served model made it: another
+    model's shares are over other bins and are never set beside this reference."""
+    reference = history.reference_score
+    if reference is None:
         return None
-    bins = len(history.reference_score.frequencies)
     for run in history.runs:
-        if run.score_frequencies is not None and len(run.score_frequencies) == bins:
-            return run, run.score_frequencies
+        shares = run.score_frequencies
+        same_bins = run.reference_score is not None and run.reference_score.edges == reference.edges
+        if shares is not None and same_bins and len(shares) == len(reference.frequencies):
+            return run, shares
     return None
 
 
 def score_frame(reference: ScoreBins, current: list[float] | None) -> pd.DataFrame:
-    """Share of customers per score bin: the training reference and, if given, the latest run."""
+    """Share of customers per score bin: the training reference and, if given, a scoring run."""
     labels = bin_labels(reference.edges)
     rows = [
         {"bin": name, "order": i, "source": REFERENCE, "share": share}
@@ -195,87 +179,7 @@ def score_frame(reference: ScoreBins, current: list[float] | None) -> pd.DataFra
     ]
     if current is not None:
         rows += [
-            {"bin": name, "order": i, "source": LATEST, "share": share}
+            {"bin": name, "order": i, "source": SCORED, "share": share}
             for i, (name, share) in enumerate(zip(labels, current, strict=False))
         ]
     return pd.DataFrame(rows, columns=["bin", "order", "source", "share"])
-
-
-def month_start(month: str) -> pd.Timestamp | None:
-    """'2026-11' as the first day of that month (None when it is not a month)."""
-    when = pd.to_datetime(month, format="%Y-%m", errors="coerce")
-    return None if pd.isna(when) else when
-
-
-def performance_frame(history: PerformanceHistory) -> pd.DataFrame:
-    """Realized metrics as long rows: month, model version, metric, value, customers."""
-    rows = [
-        {
-            "month": month_start(r.month),
-            "model_version": f"version {r.model_version}",
-            "metric": name,
-            "value": getattr(r, key),
-            "n": r.n,
-        }
-        for r in sorted(history.rows, key=lambda r: (r.month, r.model_version))
-        for key, name in METRICS.items()
-        if getattr(r, key) is not None
-    ]
-    return pd.DataFrame(rows, columns=["month", "model_version", "metric", "value", "n"])
-
-
-def performance_table(history: PerformanceHistory) -> pd.DataFrame:
-    """One row per model version and month, newest month first."""
-    ordered = sorted(history.rows, key=lambda r: (r.month, r.model_version), reverse=True)
-    return pd.DataFrame(
-        [
-            {
-                "Month": r.month,
-                "Model version": r.model_version,
-                "Customers": r.n,
-                "Churned": r.positives,
-                **{name: getattr(r, key) for key, name in METRICS.items()},
-            }
-            for r in ordered
-        ],
-        columns=["Month", "Model version", "Customers", "Churned", *METRICS.values()],
-    )
-
-
-def holdout_roc_auc(history: PerformanceHistory) -> float | None:
-    """The served model's ROC-AUC on its training holdout."""
-    if history.holdout_roc_auc is not None:
-        return history.holdout_roc_auc
-    return history.holdout.get("roc_auc")
-
-
-def holdout_for(history: PerformanceHistory, metric: str) -> float | None:
-    """The training holdout's value of a measure named as in `METRICS` (None if not given)."""
-    key = next((k for k, name in METRICS.items() if name == metric), None)
-    if key == "roc_auc":
-        return holdout_roc_auc(history)
-    return history.holdout.get(key) if key else None
-
-
-def performance_summary(history: PerformanceHistory) -> tuple[str, bool]:
-    """The latest month's ROC-AUC against the holdout, and whether it fell too far (an alert)."""
-    if not history.rows:
-        return NO_OUTCOMES, False
-    latest = max(history.rows, key=lambda r: (r.month, r.n))
-    text = (
-        f"Latest month {latest.month} (model version {latest.model_version}, "
-        f"{latest.n:,} customers with an outcome"
-        + (f", {latest.positives:,} churned" if latest.positives is not None else "")
-        + ")"
-    )
-    holdout = holdout_roc_auc(history)
-    if latest.roc_auc is None:
-        return text + ": ROC-AUC not measurable (only one outcome class).", False
-    text += f": ROC-AUC **{latest.roc_auc:.3f}**"
-    if holdout is None:
-        return text + ".", False
-    gap = latest.roc_auc - holdout
-    text += f" against {holdout:.3f} on the training holdout ({gap:+.3f})"
-    if gap < -ROC_AUC_TOLERANCE:
-        return text + f": more than {ROC_AUC_TOLERANCE:g} below it, consider retraining.", True
-    return text + ".", False

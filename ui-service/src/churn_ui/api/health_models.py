@@ -25,6 +25,7 @@ class FieldDriftRow(_Model):
 
     field: str
     kind: str | None = None
+    n: int | None = None  # non-missing values compared
     psi: float | None = None
     statistic: float | None = None  # KS D (numeric) or chi-square (categorical)
     p_value: float | None = None
@@ -44,13 +45,17 @@ class DriftRun(_Model):
     """The drift report of one `churn-score run`."""
 
     run_id: str
-    created_at: str | None = None
+    started_at: str | None = None
+    created_at: str | None = None  # when the drift report was stored
     snapshot_date: str | None = None
     model_version: str | None = None
-    n: int | None = None
+    n: int | None = None  # rows compared (the run's valid rows)
+    rows_rejected: int | None = None
     score_psi: float | None = None
-    # The run's score shares over the reference's score bins, when the API keeps them.
+    # The run's score shares over its model's reference score bins, and those bins' training
+    # shares (given only when the served model made the run).
     score_frequencies: list[float] | None = None
+    reference_score: ScoreBins | None = None
     fields: list[FieldDriftRow] = Field(default_factory=list)
 
 
@@ -58,7 +63,7 @@ class DriftHistory(_Model):
     """`GET /monitoring/drift`: the latest runs, newest first, and the thresholds."""
 
     thresholds: DriftThresholds = Field(default_factory=DriftThresholds)
-    runs: list[DriftRun] = Field(default_factory=list)
+    runs: list[DriftRun] = Field(default_factory=list)  # newest first
     # The served model's training score histogram (reference.json's "score"), if it has one.
     reference_score: ScoreBins | None = None
     model_version: str | None = None
@@ -68,7 +73,7 @@ class PerformanceRow(_Model):
     """Realized performance of one model version's scores made in one month."""
 
     model_version: str
-    month: str  # YYYY-MM
+    month: str  # YYYY-MM of the scores' snapshot ('all' in `overall`)
     n: int
     positives: int | None = None
     roc_auc: float | None = None
@@ -77,12 +82,17 @@ class PerformanceRow(_Model):
     calibration_error: float | None = None
     top_decile_precision: float | None = None
     computed_at: str | None = None
+    labels_uri: str | None = None
 
 
 class PerformanceHistory(_Model):
     """`GET /monitoring/performance`: per model version and month, and the training holdout."""
 
     rows: list[PerformanceRow] = Field(default_factory=list)
+    overall: list[PerformanceRow] = Field(default_factory=list)  # per model version, all months
     holdout_roc_auc: float | None = None
     holdout: dict[str, float] = Field(default_factory=dict)
-    model_version: str | None = None
+    # Realized ROC-AUC this far under the holdout alerts (docs/monitoring.md).
+    roc_auc_drop_alert: float = 0.05
+    model_version: str | None = None  # the served model's
+    computed_at: str | None = None  # the latest outcomes ingest's computation

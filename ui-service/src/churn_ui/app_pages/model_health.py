@@ -12,19 +12,22 @@ from churn_ui.connection import client, model_info_or_last
 from churn_ui.error_display import show_error
 from churn_ui.health_charts import drift_chart, performance_chart, score_distribution_chart
 from churn_ui.health_view import (
-    METRICS,
     NO_REFERENCE,
     drift_frame,
     drift_summary,
-    holdout_for,
     latest_score_frequencies,
     latest_table,
-    performance_frame,
-    performance_summary,
-    performance_table,
     run_label,
     score_frame,
     when_text,
+)
+from churn_ui.performance_view import (
+    METRICS,
+    holdout_for,
+    overall_text,
+    performance_frame,
+    performance_summary,
+    performance_table,
 )
 
 DRIFT_RUNS = 20
@@ -98,7 +101,11 @@ def _score_distribution(history: DriftHistory) -> None:
         score_distribution_chart(score_frame(history.reference_score, current)), width="stretch"
     )
     if latest is None:
-        st.caption("No scoring run reports its score shares yet: the training reference alone.")
+        served = f" (version {history.model_version})" if history.model_version else ""
+        st.caption(
+            f"No scoring run of the served model{served} carries its score shares yet: the "
+            "training reference alone."
+        )
     else:
         run = latest[0]
         psi = f" (score PSI {run.score_psi:.3f})" if run.score_psi is not None else ""
@@ -118,6 +125,9 @@ def _performance(history: PerformanceHistory) -> None:
         st.warning(summary, icon=":material/trending_down:")
     else:
         st.markdown(summary)
+    overall = overall_text(history)
+    if overall:
+        st.markdown(overall)
     frame = performance_frame(history)
     shown = [name for name in METRICS.values() if name in set(frame["metric"])]
     if shown:
