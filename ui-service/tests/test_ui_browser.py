@@ -1,6 +1,7 @@
 """End to end in a real browser: `churn-ui` (real Streamlit) -> live `churn-api` -> real model,
 and its customer store (a SQLite file holding the IBM base scored by `churn-score run`): the
-call list shows ranked customers, opening one shows its reasons, the what-if changes the score.
+call list shows ranked customers, opening one shows its reasons, the what-if changes the score;
+Model health draws the drift that run stored and names the serving champion.
 
 Debian's chromium is driven by Playwright through `executable_path` (no `playwright install`).
 When /usr/bin/chromium is missing the test installs it with apt-get (root only) and skips,
@@ -22,6 +23,8 @@ import requests
 from testkit import free_port, start_process, stop_process, wait_http
 
 from churn_ui.api.client import ChurnApiClient
+from churn_ui.api.errors import ApiNotFoundError
+from churn_ui.health_view import run_label
 from churn_ui.wording import pct, reason_text
 
 pytestmark = pytest.mark.e2e
@@ -186,3 +189,50 @@ def test_ui_browser_call_list_customer_and_what_if(ui_server: str, store_api: st
     assert pct(expected.baseline.churn_probability) in whatif_body
     assert pct(expected.what_if.churn_probability) in whatif_body
     assert f"{expected.delta * 100:+.1f} points" in whatif_body
+
+
+def test_ui_browser_model_health(ui_server: str, store_api: str) -> None:
+    """Model health against the live API: the drift of the run `churn-score run` stored when it
+    filled the store, drawn per field, and the serving champion."""
+    from playwright.sync_api import sync_playwright
+
+    api = ChurnApiClient(store_api, timeout=60)
+    try:
+        history = api.drift()
+    except ApiNotFoundError:
+        pytest.skip("this churn-api has no /monitoring routes registered yet")
+    assert history.runs, "churn-score run stored no drift report"
+    info = api.model_info()
+    chromium = ensure_chromium()
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(chromium), args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 3000})
+            page.goto(f"{ui_server}/model_health", timeout=90_000)
+            page.get_by_role("heading", name="Model health").wait_for(timeout=90_000)
+            page.get_by_role("heading", name="Champion and challenger").wait_for(timeout=60_000)
+            page.get_by_text(f"Latest scoring run {run_label(history.runs[0])}").wait_for(
+                timeout=60_000
+            )
+            # The drift chart, then the score distribution, drawn as SVG once their data is in.
+            charts = page.locator("[data-testid='stVegaLiteChart'] svg.marks")
+            charts.nth(1).wait_for(timeout=30_000)
+            page.get_by_text("No outcomes ingested yet").wait_for(timeout=30_000)
+            page.wait_for_timeout(1500)
+            page.screenshot(path=str(ARTIFACTS / "ui-model-health.png"), full_page=True)
+            body = page.inner_text("body")
+            chart_text = charts.first.inner_html()
+        finally:
+            browser.close()
+
+    assert "Traceback" not in body
+    assert f"Serving: version {info.version} of {info.name}" in body
+    assert (info.alias or "a local folder") in body
+    # The watch and drift limits are drawn in the drift chart.
+    limits = history.thresholds
+    assert f"watch ({limits.field_psi_watch:g})" in chart_text
+    assert f"drift ({limits.field_psi_drift:g})" in chart_text
+    assert "churn-score outcomes --labels" in body
