@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 import threading
 from collections.abc import Iterable, Iterator
+from datetime import datetime
 
 import numpy as np
 from prometheus_client import (
@@ -105,6 +106,11 @@ class Metrics:
             "1 while the model served is a fallback, not the verified current champion",
             registry=r,
         )
+        self.model_trained = Gauge(
+            "churn_model_trained_timestamp_seconds",
+            "When the served model was trained (Unix time; the ModelStale alert's age)",
+            registry=r,
+        )
         self.batches_in_flight = Gauge(
             "churn_api_batches_in_flight",
             "Heavy requests (batches, large bodies) running",
@@ -148,6 +154,7 @@ class Metrics:
             self.model_ready.set(1)
             self.model_stale.set(1 if m.stale else 0)
             self.model_degraded.set(1 if m.degraded else 0)
+            self.model_trained.set(_timestamp(model.contract.training.get("trained_at")))
 
     def scored_one(self, band: str, probability: float) -> None:
         """Count one prediction."""
@@ -176,3 +183,11 @@ class Metrics:
         with self._lock:
             self.feature_psi.clear()
             self.score_psi.set(float("nan"))
+
+
+def _timestamp(text: object) -> float:
+    """An ISO 8601 time as Unix seconds; NaN when absent or unreadable (no age, no alert)."""
+    try:
+        return datetime.fromisoformat(str(text)).timestamp() if text else float("nan")
+    except ValueError:
+        return float("nan")
