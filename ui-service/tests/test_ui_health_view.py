@@ -110,7 +110,8 @@ def test_ui_run_label_falls_back_to_the_snapshot_then_the_id() -> None:
 
 
 def test_ui_score_bins_label_every_bin() -> None:
-    assert bin_labels([0.25, 0.5]) == ["below 25.0%", "25.0%–50.0%", "50.0% and above"]
+    assert bin_labels([0.25, 0.5]) == ["< 25%", "25–50%", "≥ 50%"]
+    assert bin_labels([0.0312, 0.1]) == ["< 3.1%", "3.1–10%", "≥ 10%"]
     assert bin_labels([]) == ["all scores"]
 
 
@@ -121,7 +122,7 @@ def test_ui_score_frame_puts_the_latest_run_beside_the_reference() -> None:
     frame = score_frame(ScoreBins.model_validate(REFERENCE_SCORE), latest[1])
     assert list(frame["source"]) == [REFERENCE] * 10 + [SCORED] * 10
     assert frame.groupby("source")["share"].sum().round(9).to_dict() == {REFERENCE: 1, SCORED: 1}
-    assert frame["bin"].iloc[0] == "below 10.0%" and frame["bin"].iloc[9] == "90.0% and above"
+    assert frame["bin"].iloc[0] == "< 10%" and frame["bin"].iloc[9] == "≥ 90%"
     only_reference = score_frame(ScoreBins.model_validate(REFERENCE_SCORE), None)
     assert set(only_reference["source"]) == {REFERENCE}
 
@@ -200,7 +201,7 @@ def test_ui_health_charts_draw_the_limits() -> None:
     values = str(spec.get("datasets"))
     assert "watch (0.1)" in values and "drift (0.2)" in values
     frame = score_frame(ScoreBins.model_validate(REFERENCE_SCORE), [0.1] * 10)
-    assert score_distribution_chart(frame).to_dict()["mark"]["type"] == "bar"
+    assert score_distribution_chart(frame).to_dict()["layer"][0]["mark"]["type"] == "bar"
     perf = performance_chart(performance_frame(_performance()), "ROC-AUC", 0.845).to_dict()
     assert "training holdout (0.845)" in str(perf.get("datasets"))
     no_line = performance_chart(performance_frame(_performance()), "Brier score", None).to_dict()

@@ -35,7 +35,7 @@ def drift_chart(frame: pd.DataFrame, thresholds: DriftThresholds) -> alt.LayerCh
         alt.Chart(frame)
         .mark_line(point=True)
         .encode(
-            x=alt.X("when:T", title="Scoring run"),
+            x=alt.X("when:T", title="Scoring run", axis=alt.Axis(format="%d %b %H:%M")),
             y=alt.Y("psi:Q", title="PSI against the training data"),
             color=alt.Color(
                 "field:N", legend=alt.Legend(title="Field", orient="right", labelLimit=220)
@@ -57,20 +57,20 @@ def drift_chart(frame: pd.DataFrame, thresholds: DriftThresholds) -> alt.LayerCh
     return alt.layer(lines, *watch, *drift).properties(height=320)
 
 
-def score_distribution_chart(frame: pd.DataFrame) -> alt.Chart:
+def score_distribution_chart(frame: pd.DataFrame) -> alt.LayerChart:
     """Share of customers per score bin, the training reference beside the latest run."""
     order = list(frame.sort_values("order")["bin"].drop_duplicates())
-    return (
+    bars = (
         alt.Chart(frame)
         .mark_bar()
         .encode(
-            x=alt.X("bin:N", sort=order, title="Churn probability", axis=alt.Axis(labelAngle=-30)),
+            x=alt.X("bin:N", sort=order, title="Churn probability", axis=alt.Axis(labelAngle=0)),
             xOffset=alt.XOffset("source:N", sort=[REFERENCE, SCORED]),
             y=alt.Y("share:Q", title="Share of customers", axis=alt.Axis(format="%")),
             color=alt.Color(
                 "source:N",
                 scale=alt.Scale(domain=[REFERENCE, SCORED], range=[REFERENCE_COLOR, CURRENT_COLOR]),
-                legend=alt.Legend(title=None, orient="bottom"),
+                legend=alt.Legend(title=None, orient="top"),
             ),
             tooltip=[
                 alt.Tooltip("source:N", title="Data"),
@@ -78,8 +78,8 @@ def score_distribution_chart(frame: pd.DataFrame) -> alt.Chart:
                 alt.Tooltip("share:Q", title="Share", format=".1%"),
             ],
         )
-        .properties(height=260)
     )
+    return alt.layer(bars).properties(height=300)
 
 
 def performance_chart(frame: pd.DataFrame, metric: str, holdout: float | None) -> alt.LayerChart:

@@ -147,11 +147,16 @@ def drift_summary(history: DriftHistory) -> str:
 
 
 def bin_labels(edges: list[float]) -> list[str]:
-    """'below 10%', '10%–20%', ..., '90% and above' for inner edges on probabilities."""
+    """'< 10%', '10–20%', ..., '≥ 90%' for inner edges on probabilities (short: they sit
+    under narrow bars)."""
     if not edges:
         return ["all scores"]
-    inner = [f"{pct(a, 1)}–{pct(b, 1)}" for a, b in itertools.pairwise(edges)]
-    return [f"below {pct(edges[0], 1)}", *inner, f"{pct(edges[-1], 1)} and above"]
+
+    def p(x: float) -> str:
+        return f"{x * 100:.1f}".removesuffix(".0")
+
+    inner = [f"{p(a)}–{p(b)}%" for a, b in itertools.pairwise(edges)]
+    return [f"< {p(edges[0])}%", *inner, f"≥ {p(edges[-1])}%"]
 
 
 def latest_score_frequencies(history: DriftHistory) -> tuple[DriftRun, list[float]] | None:
