@@ -17,11 +17,13 @@ from churn_api.live_drift import LiveDrift, LiveWindow
 from churn_api.metrics import Metrics
 from churn_api.middleware import RequestMiddleware
 from churn_api.model_store import ModelStore
+from churn_api.monitoring_routes import router as monitoring_router
 from churn_api.openapi import install_openapi
 from churn_api.routes import router
 from churn_api.security import Authenticator, secret_problem
 from churn_api.settings import Settings, authenticator, get_settings
 from churn_api.store.service import CustomerStore
+from churn_api.store_gauges import StoreGauges
 
 log = logging.getLogger("churn_api")
 
@@ -36,6 +38,8 @@ and `/admin/*` scope `admin`: ES256 or HS256 JWTs with `sub`, `iss`, `aud`, `iat
 `/customers*` read the customer store (DATABASE_URL) that `churn-score run` fills: they need
 scope `customers` (operators' keys and the UI's secret), answer 503 without a store, and never
 log attributes or customer ids.
+`/monitoring/*` read the same store: batch drift of the latest scoring runs and the realized
+performance of ingested outcomes (scope `customers`, 503 without a store).
 """
 
 
@@ -79,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     store.on_swap(metrics.model_swapped)
     # No connection yet: the engine is created (and the schema checked) on first use.
     customers = customer_store(settings)
+    gauges = StoreGauges(metrics.registry, customers, store, settings.drift_interval_seconds)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -87,9 +92,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         gc.freeze()
         await store.start()
         live.start()
+        gauges.start()
         try:
             yield
         finally:
+            await gauges.stop()
             await live.stop()
             await store.stop()
             admission.shutdown()
@@ -111,12 +118,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.auth = auth
     app.state.admission = admission
     app.state.customer_store = customers
+    app.state.store_gauges = gauges
     metrics.batches_in_flight.set_function(lambda: admission.in_flight)
     metrics.batches_limit.set(admission.limit)
     # The routes join the app's own list: include_router() would wrap them in a router that is
     # matched twice per request, which costs more than a single-row prediction's encoding.
     app.router.routes.extend(router.routes)
     app.router.routes.extend(customer_router.routes)
+    app.router.routes.extend(monitoring_router.routes)
     app.add_middleware(RequestMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes)
     install_error_handlers(app)
     install_openapi(app, store, settings.max_batch_rows)
