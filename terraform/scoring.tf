@@ -132,6 +132,8 @@ module "scorer" {
     MODEL_CACHE_DIR       = "${local.api_model_cache_root}/models"
     # The same trust as the API: only bundles the trainer's KMS key signed (signing.tf).
     MODEL_PUBLIC_KEYS = data.aws_kms_public_key.model_signing.public_key_pem
+    # Drift, model age and realized performance for the alarms (monitoring_alarms.tf).
+    CLOUDWATCH_NAMESPACE = var.monitoring_namespace
   }
   # DATABASE_URL as churn_writer (store.tf); MLflow's read-only identity, the API's: the scorer
   # loads the champion and never writes the registry.
@@ -143,7 +145,7 @@ module "scorer" {
   log_retention_days = var.log_retention_days
 }
 
-# The scorer's one permission: read the snapshot prefix.
+# The scorer's permissions: read the snapshot prefix, publish its monitoring metrics.
 resource "aws_iam_role" "scorer_task" {
   name_prefix        = "${var.project}-scorer-task-"
   assume_role_policy = data.aws_iam_policy_document.assume_ecs_tasks.json
@@ -164,6 +166,18 @@ data "aws_iam_policy_document" "scorer_task" {
     sid       = "ListSnapshotBucket"
     actions   = ["s3:ListBucket"]
     resources = [aws_s3_bucket.snapshots.arn]
+  }
+
+  # PutMetricData has no resource ARN: the namespace condition is what narrows it.
+  statement {
+    sid       = "PublishMonitoringMetrics"
+    actions   = ["cloudwatch:PutMetricData"]
+    resources = ["*"]
+    condition {
+      test     = "StringEquals"
+      variable = "cloudwatch:namespace"
+      values   = [var.monitoring_namespace]
+    }
   }
 }
 

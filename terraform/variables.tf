@@ -435,6 +435,51 @@ variable "trainer_data_source" {
 }
 
 # ---------------------------------------------------------------------------------------------
+# Model monitoring: drift and realized-performance alarms, retraining (monitoring_alarms.tf)
+# ---------------------------------------------------------------------------------------------
+variable "monitoring_namespace" {
+  description = "CloudWatch namespace of churn-score's custom metrics (its CLOUDWATCH_NAMESPACE)."
+  type        = string
+  default     = "TelcoChurn/Monitoring"
+}
+
+variable "drift_psi_threshold" {
+  description = "FeatureDrift: a field's PSI above this in a scoring run (docs/monitoring.md)."
+  type        = number
+  default     = 0.2
+}
+
+variable "score_psi_threshold" {
+  description = "ScoreDrift: the score's PSI above this in a scoring run."
+  type        = number
+  default     = 0.1
+}
+
+variable "realized_auc_drop" {
+  description = "RealizedPerformanceDrop: realized ROC-AUC this far below the training holdout."
+  type        = number
+  default     = 0.05
+}
+
+variable "model_max_age_days" {
+  description = "ModelStale: the champion's training older than this many days."
+  type        = number
+  default     = 30
+}
+
+variable "retrain_on_alarm" {
+  description = "Start the trainer task (through the promotion gate) when a drift or performance alarm fires."
+  type        = bool
+  default     = true
+}
+
+variable "retrain_data_source" {
+  description = "churn-train --data for a retraining started by an alarm (the latest labelled snapshot, CSV path or URL); empty uses the trainer's DATA_SOURCE."
+  type        = string
+  default     = ""
+}
+
+# ---------------------------------------------------------------------------------------------
 # The customer store and the scorer (store.tf, scoring.tf, dask.tf)
 # ---------------------------------------------------------------------------------------------
 variable "external_store_reader_url_secret_arn" {

@@ -119,7 +119,8 @@ def test_scorer_secrets_are_the_write_role_and_the_read_only_mlflow_identity(
 
 def test_scorer_reads_only_its_snapshot_prefix(root: Module) -> None:
     statements = _statements(root, "scorer_task")
-    assert set(statements) == {"ReadSnapshot", "ListSnapshotBucket"}
+    # and publish its monitoring metrics (test_infra_monitoring.py checks that statement).
+    assert set(statements) == {"ReadSnapshot", "ListSnapshotBucket", "PublishMonitoringMetrics"}
     read = statements["ReadSnapshot"]
     assert read["actions"] == ["s3:GetObject"]
     assert read["resources"] == ["${aws_s3_bucket.snapshots.arn}/${var.customer_snapshot_prefix}*"]
