@@ -144,7 +144,7 @@ def _check_row(
     when, date_problem = _date(raw_date, today)
     if date_problem:
         reasons.append(date_problem)
-    if cid is not None and when is not None:
+    if not reasons and cid is not None and when is not None:  # only valid rows are "first"
         seen = first.setdefault((cid, when), row)
         if seen != row:
             reasons.append(("duplicate", f"the same customer and date as row {seen}"))
