@@ -40,6 +40,8 @@ def _client(tracking_uri: str, timeout_s: int, retries: int) -> Any:
     # Bound MLflow's own retries (default: minutes of backoff) so "down" is noticed quickly.
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", str(retries))
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(timeout_s))
+    # MLflow prints "View run ... at" on stdout, which holds the command's summary (--json).
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     from mlflow.tracking import MlflowClient
 
     return MlflowClient(tracking_uri=tracking_uri)
