@@ -21,6 +21,7 @@ def test_ui_launcher_serves_under_ui_headless_without_telemetry() -> None:
         "score.py",
         "batch.py",
         "model.py",
+        "model_health.py",
     }
     assert not (entry.parent / "pages").exists()  # Streamlit would auto-discover it
     assert {
