@@ -1,5 +1,5 @@
 """A scoring run's batch drift: each partition's valid rows as compact columns (numbers as
-float32 with NaN for missing, categories as codes), the unknown categories of its rejected
+float64 with NaN for missing, categories as codes), the unknown categories of its rejected
 rows, and at the end of the run one DriftReport of them all against the model's reference."""
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def partition_drift(
     for f, spec in enumerate(specs):
         values = checked_columns.values[f][keep]
         if spec.kind == "numeric":
-            column = values.astype(np.float32)
+            column = values.astype(np.float64)  # float32 would move values across bin edges
             column[checked_columns.missing[f][keep]] = np.nan
         else:
             column = values.astype(_code_dtype(spec))
