@@ -121,3 +121,43 @@ def test_without_boto3_nothing_is_published(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr(builtins, "__import__", no_boto3)
     result = cloudwatch.publish([{"MetricName": "x", "Value": 1}], "NS")
     assert result.count == 0 and "boto3 is not installed" in (result.error or "")
+
+
+def test_a_run_publishes_the_served_versions_latest_realized_month(
+    tmp_path: Any, tiny_model: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from churn_api.store.engine import make_engine, migrate
+    from churn_api.store.monitoring_writes import write_performance
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    migrate(engine)
+    at = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
+    base = {"model_name": "telco-churn", "n": 100, "positives": 20, "computed_at": at}
+    write_performance(
+        engine,
+        [
+            base | {"model_version": "tiny", "month": "2026-01", "roc_auc": 0.81},
+            base | {"model_version": "tiny", "month": "2026-02", "roc_auc": 0.74},
+            base | {"model_version": "tiny", "month": "all", "roc_auc": 0.79},
+            base | {"model_version": "other", "month": "2026-02", "roc_auc": 0.5},
+        ],
+    )
+    sent: list[list[dict[str, Any]]] = []
+
+    def fake_publish(data: Any, namespace: str | None = None, client: Any = None) -> Any:
+        sent.append(list(data))
+        return cloudwatch.Published("NS", len(data))
+
+    monkeypatch.setattr(cloudwatch, "publish", fake_publish)
+    monkeypatch.delenv(cloudwatch.NAMESPACE_ENV, raising=False)
+    assert cloudwatch.publish_run(engine, tiny_model, report()) is None  # off: nothing read
+    assert cloudwatch.publish_outcomes([]) is None
+    monkeypatch.setenv(cloudwatch.NAMESPACE_ENV, "NS")
+    result = cloudwatch.publish_run(engine, tiny_model, report())
+    got = by_name(sent[0])
+    assert result == {"namespace": "NS", "published": len(sent[0]), "error": None}
+    # The latest month with a ROC-AUC of the served version (what the Prometheus gauge shows).
+    assert got[("RealizedROCAUC", "")] == 0.74
+    assert got[("HoldoutROCAUC", "")] == tiny_model.contract.metrics["roc_auc"]
+    assert got[("MaxFeaturePSI", "")] == 0.31
+    engine.dispose()

@@ -13,9 +13,14 @@ import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from churn_api.drift import DriftReport
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from churn_api.scorer import LoadedModel
 
 NAMESPACE_ENV = "CLOUDWATCH_NAMESPACE"
 BATCH = 1000  # metric data per PutMetricData call (the API's limit)
@@ -130,3 +135,38 @@ def publish(
     except Exception as exc:  # botocore's errors; a run's scores are already stored
         return Published(namespace, done, f"{type(exc).__name__}: {exc}")
     return Published(namespace, done)
+
+
+def publish_run(
+    engine: Engine, model: LoadedModel, report: DriftReport | None
+) -> dict[str, Any] | None:
+    """What `churn-score run` publishes after its drift report (None when CLOUDWATCH_NAMESPACE
+    is unset): the report, the model's age and holdout, its latest realized ROC-AUC."""
+    if not os.environ.get(NAMESPACE_ENV):
+        return None
+    from churn_api.store.engine import StoreError
+    from churn_api.store.monitoring_reads import latest_performance
+    from churn_api.store_gauges import realized_by_version
+
+    try:
+        rows = latest_performance(engine)["rows"]
+    except StoreError:
+        rows = []  # the drift and age still go out
+    version = model.meta.version
+    realized = realized_by_version([r for r in rows if r["model_name"] == model.meta.name])
+    holdout = model.contract.metrics.get("roc_auc")
+    data = run_metrics(
+        report,
+        version,
+        model.contract.training.get("trained_at"),
+        float(holdout) if isinstance(holdout, int | float) else None,
+        realized.get(version),
+    )
+    return publish(data).as_dict()
+
+
+def publish_outcomes(performance: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """What `churn-score outcomes` publishes (None when CLOUDWATCH_NAMESPACE is unset)."""
+    if not os.environ.get(NAMESPACE_ENV):
+        return None
+    return publish(outcome_metrics(performance)).as_dict()
