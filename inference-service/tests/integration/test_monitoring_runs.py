@@ -253,3 +253,42 @@ def test_outcomes_ingest_is_logged_to_mlflow(
     with tempfile.TemporaryDirectory() as folder:
         path = client.download_artifacts(run.info.run_id, "outcomes/performance.json", folder)
         assert json.loads(Path(path).read_text()) == summary["performance"]
+
+
+def test_a_dask_run_reports_the_same_drift(
+    tmp_path: Path,
+    dataset_csv: Path,
+    trained_model_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The drift columns travel back from the workers with each partition's summary."""
+    base = tmp_path / "base.parquet"
+    synthesize(3000, str(base), str(dataset_csv), seed=7)
+    shift_base(base, np.random.default_rng(1), unknown=5)
+    found = []
+    for name, more in (("local", []), ("dask", ["--scheduler", "local:1"])):
+        url = f"sqlite:///{tmp_path / name}.db"
+        _, out = score(
+            base,
+            trained_model_dir,
+            url,
+            capsys,
+            "--json",
+            "--no-mlflow",
+            "--partition-rows",
+            "700",
+            *more,
+        )
+        run_id = json.loads(out)["run_id"]
+        found.append(
+            {
+                f: (r["n"], r["psi"], r["p_value"], r["missing_rate"], r["unseen"])
+                for f, r in stored_drift(url, run_id).items()
+            }
+        )
+    local, dask = found
+    assert local.keys() == dask.keys() and len(local) == 20
+    for field, values in local.items():
+        assert dask[field][0] == values[0] and dask[field][4] == values[4], field
+        assert dask[field][1:4] == pytest.approx(values[1:4], nan_ok=True), field
+    assert local["PaymentMethod"][4] == {"Crypto wallet": 5}
