@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from churn_api.scoring import performance
+from churn_api.scoring.cloudwatch import publish_outcomes
 from churn_api.scoring.labels import Labels, read_labels
 from churn_api.scoring.mlflow_monitor import Logged, log_run, performance_metrics
 from churn_api.scoring.model import ScoreSettings
@@ -96,6 +97,9 @@ def ingest_outcomes(request: OutcomesRequest) -> dict[str, Any]:
     }
     logged = _log(settings, summary) if request.mlflow else Logged(False, error="--no-mlflow")
     summary["mlflow"] = logged.as_dict()
+    published = publish_outcomes(rows)  # with CLOUDWATCH_NAMESPACE only
+    if published is not None:
+        summary["cloudwatch"] = published
     return summary
 
 

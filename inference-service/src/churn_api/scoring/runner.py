@@ -13,6 +13,7 @@ from typing import Any
 
 from churn_api import value
 from churn_api.scorer import LoadedModel
+from churn_api.scoring.cloudwatch import publish_run
 from churn_api.scoring.cluster import StoreTarget, dask_client, run_dask, ship
 from churn_api.scoring.engine import STAGES, Totals, run_local
 from churn_api.scoring.job import PartitionScorer
@@ -168,9 +169,13 @@ def _score(
     except StoreError as exc:
         raise RunFailedError(str(exc), _summary(run, snapshot, totals, elapsed, "failed")) from None
     summary = _summary(run, snapshot, totals, elapsed, "succeeded", request.workers_write)
-    summary["drift"], _ = record_drift(
+    summary["drift"], drift = record_drift(
         engine, model, run, totals.drift, p, settings, use_mlflow=request.mlflow
     )
+    # With CLOUDWATCH_NAMESPACE: what the AWS alarms read (terraform/monitoring_alarms.tf).
+    published = publish_run(engine, model, drift.report if drift is not None else None)
+    if published is not None:
+        summary["cloudwatch"] = published
     summary["profit_curve"] = {
         key: {k: curves[key][k] for k in ("best_k", "best_expected_value")}
         for key in ("by_expected_value", "by_churn_probability")
