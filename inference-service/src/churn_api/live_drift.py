@@ -89,7 +89,10 @@ class LiveWindow:
         if self.reference is None:
             return
         get = self._get
-        row = get(values) if get is not None else tuple(values.get(n) for n in self._names)
+        try:
+            row = get(values) if get is not None else tuple(values.get(n) for n in self._names)
+        except KeyError:  # a model swapped in with other fields, between two lines: skip it
+            return
         self._pending.append((row, score))
         if len(self._pending) >= FLUSH_ROWS:
             self.flush()
@@ -100,24 +103,34 @@ class LiveWindow:
             pending, self._pending = self._pending, []
             if not pending or self.reference is None:
                 return
-            rows, scores = zip(*pending, strict=True)
-            columns = list(zip(*rows, strict=True)) if len(self._names) > 1 else [rows]
-            k = len(self.numeric)
-            num = np.array(columns[:k], dtype=np.float64).reshape(k, len(rows))  # None -> nan
-            cat = np.array(
-                [
-                    np.fromiter(map(codes.get, col, repeat(drift.OTHER_CODE)), np.int16, len(col))
-                    for codes, col in zip(self._codes, columns[k:], strict=True)
-                ],
-                dtype=np.int16,
-            ).reshape(len(self.categorical), len(rows))
+            try:
+                rows, scores = zip(*pending, strict=True)
+                columns = list(zip(*rows, strict=True)) if len(self._names) > 1 else [rows]
+                k = len(self.numeric)
+                num = np.array(columns[:k], dtype=np.float64).reshape(k, len(rows))  # None: nan
+                cat = np.array(
+                    [
+                        np.fromiter(
+                            map(codes.get, col, repeat(drift.OTHER_CODE)), np.int16, len(col)
+                        )
+                        for codes, col in zip(self._codes, columns[k:], strict=True)
+                    ],
+                    dtype=np.int16,
+                ).reshape(len(self.categorical), len(rows))
+            except (ValueError, TypeError):
+                # Rows of two layouts (a model swap between two requests): drop these few.
+                log.debug("live drift: pending rows of another model dropped")
+                return
             self._write(num, cat, np.asarray(scores, dtype=np.float64))
 
     def record_batch(self, model: LoadedModel, answer: BatchAnswer) -> None:
         """The rows of a batch that scored: their checked columns and probabilities."""
         if model.reference is not self._adopted:
             self._adopt(model)
-        if self.reference is None or answer.columns is None or not answer.succeeded:
+        with self._lock:  # one consistent layout, even if another thread adopts meanwhile
+            reference, numeric, categorical = self.reference, self.numeric, self.categorical
+            codes_of = self._codes if reference is not None else []
+        if reference is None or answer.columns is None or not answer.succeeded:
             return
         index = {spec.name: f for f, spec in enumerate(model.contract.fields)}
         cols, checked = answer.columns, answer.checked or {}
@@ -125,15 +138,15 @@ class LiveWindow:
         # Rows the column checks left to the Customer model: their validated values.
         fixed = np.fromiter(checked, dtype=np.intp, count=len(checked))
         fixed_rows = list(checked.values())
-        num = np.empty((len(self.numeric), answer.succeeded), dtype=np.float64)
-        for j, name in enumerate(self.numeric):
+        num = np.empty((len(numeric), answer.succeeded), dtype=np.float64)
+        for j, name in enumerate(numeric):
             values = cols.values[index[name]].astype(np.float64, copy=True)
             values[cols.missing[index[name]]] = np.nan
             if len(fixed):
                 values[fixed] = np.array([r.get(name) for r in fixed_rows], dtype=np.float64)
             num[j] = values if keep is None else values[keep]
-        cat = np.empty((len(self.categorical), answer.succeeded), dtype=np.int16)
-        for j, (name, codes) in enumerate(zip(self.categorical, self._codes, strict=True)):
+        cat = np.empty((len(categorical), answer.succeeded), dtype=np.int16)
+        for j, (name, codes) in enumerate(zip(categorical, codes_of, strict=True)):
             values = cols.values[index[name]].astype(np.int16, copy=True)
             if len(fixed):
                 given = [r.get(name) for r in fixed_rows]
@@ -142,7 +155,8 @@ class LiveWindow:
                 ]
             cat[j] = values if keep is None else values[keep]
         with self._lock:
-            self._write(num, cat, np.asarray(answer.probabilities, dtype=np.float64))
+            if self.reference is reference:  # else a new model's window: these rows are not its
+                self._write(num, cat, np.asarray(answer.probabilities, dtype=np.float64))
 
     def _write(self, num: np.ndarray, cat: np.ndarray, scores: np.ndarray) -> None:
         """Overwrite the oldest slots with m new rows (the newest `capacity` when m is larger)."""
@@ -196,11 +210,20 @@ class LiveDrift:
         self.record_one = window.record_one  # the /predict hook: one attribute lookup
 
     def record_batch(self, model: LoadedModel, answer: BatchAnswer) -> None:
-        """A scored batch (called on the batch's thread): its rows and refused categories."""
-        self.window.record_batch(model, answer)
-        if answer.errors:
-            for errors in answer.errors.values():
-                self.refused(model, errors)
+        """A scored batch (called on the batch's thread): its rows and refused categories.
+        Never fails the batch: its answer is ready."""
+        try:
+            self.window.record_batch(model, answer)
+            if answer.errors:
+                for errors in answer.errors.values():
+                    self.refused(model, errors)
+        except Exception as exc:
+            log.warning(
+                "live drift could not record a batch: %s: %s",
+                type(exc).__name__,
+                exc,
+                extra={"event": "live_drift_failed"},
+            )
 
     def refused(self, model: LoadedModel, errors: Sequence[Mapping[str, str]]) -> None:
         """Count the unknown categories of a refused customer."""

@@ -237,3 +237,45 @@ def test_unknown_categories_are_counted_per_field(client: TestClient) -> None:
     assert m['churn_unseen_category_total{field="gender"}'] == 1
     assert m['churn_unseen_category_total{field="SeniorCitizen"}'] == 1
     assert not any("tenure" in k for k in m)  # a number out of range is not a category
+
+
+def test_a_new_model_starts_an_empty_window(
+    drift_model: LoadedModel, drift_model_dir: Path, trusted_pem: str
+) -> None:
+    window = LiveWindow(1000)
+    _batch(drift_model, synthetic_records(300, seed=1), window)
+    assert window.count == 300
+    keys = TrustedKeys(load_public_keys(trusted_pem.encode()))
+    meta = ModelMeta("telco-churn", "d2", None, None, "local", str(drift_model_dir))
+    successor = load_model(drift_model_dir, meta, keys=keys)  # its own reference object
+    window.record_one(successor, successor.customers.validate_one({"tenure": 4}).__dict__, 0.2)
+    assert window.rows == 1 and window.count == 0
+    # A batch of the old model finishing after the swap takes the window back: never mixed.
+    answer = drift_model.answer_batch(json.dumps({"customers": synthetic_records(50)}))
+    window.record_batch(drift_model, answer)
+    assert window.reference is drift_model.reference and window.rows == 50
+
+
+def test_recording_never_fails_a_request(
+    drift_model: LoadedModel, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from churn_api.live_drift import LiveDrift
+    from churn_api.metrics import Metrics
+
+    live = LiveDrift(LiveWindow(100), Metrics(), 60)
+
+    def broken(*_args: Any) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(live.window, "_write", broken)
+    answer = drift_model.answer_batch(
+        json.dumps({"customers": synthetic_records(20)}), record=live.record_batch
+    )
+    assert answer.succeeded == 20
+    assert "live drift could not record a batch: RuntimeError: disk on fire" in caplog.text
+    # Single rows of two layouts in the pending list (a swap between two requests): dropped.
+    window = LiveWindow(100)
+    window.record_one(drift_model, drift_model.customers.validate_one({}).__dict__, 0.1)
+    window._pending.append(((1.0, 2.0), 0.5))
+    window.flush()
+    assert window.rows == 0
