@@ -5,7 +5,6 @@ customer and date."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
 from alembic import command
@@ -68,7 +67,7 @@ def test_a_report_written_again_replaces_the_last(
 
 
 def test_outcomes_are_unique_per_customer_and_date(
-    engine: Any, load: Any, tiny_records: list[dict[str, Any]], tmp_path: Path
+    engine: Any, load: Any, tiny_records: list[dict[str, Any]]
 ) -> None:
     load(engine, tiny_records[:2])
     cid = tiny_records[0]["customerID"]

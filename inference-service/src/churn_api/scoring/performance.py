@@ -128,7 +128,7 @@ def metrics(y: Sequence[Any] | np.ndarray, p: Sequence[Any] | np.ndarray) -> dic
     }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Joined:
     """An outcome with the score that counts for it (one per model version)."""
 

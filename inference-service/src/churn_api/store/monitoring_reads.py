@@ -4,7 +4,7 @@ run off the event loop; StoreUnavailableError / StoreSchemaError, never a driver
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -17,6 +17,7 @@ from churn_api.store.schema import customers, scores, scoring_runs
 
 RUNS_MAX = 200
 _CHUNK = 1000
+_STREAM = 10_000
 _RUN_NAMES = (
     "run_id",
     "status",
@@ -148,32 +149,30 @@ def known_customers(engine: Engine, ids: Iterable[str]) -> set[str]:
     return found
 
 
-def outcome_scores(engine: Engine) -> list[tuple[Any, ...]]:
+def outcome_scores(engine: Engine) -> Iterator[tuple[Any, ...]]:
     """Every stored outcome with each score of its customer whose snapshot is older than the
     outcome: (customer_id, outcome_date, churned, model_name, model_version, snapshot_date,
-    scored_at, churn_probability). performance.py keeps the latest one made in time."""
-    query = (
-        select(
-            outcomes.c.customer_id,
-            outcomes.c.outcome_date,
-            outcomes.c.churned,
-            scores.c.model_name,
-            scores.c.model_version,
-            scores.c.snapshot_date,
-            scores.c.scored_at,
-            scores.c.churn_probability,
+    scored_at, churn_probability), streamed (a base's worth of outcomes never sits in memory
+    as rows). performance.latest_before keeps the latest one made in time."""
+    query = select(
+        outcomes.c.customer_id,
+        outcomes.c.outcome_date,
+        outcomes.c.churned,
+        scores.c.model_name,
+        scores.c.model_version,
+        scores.c.snapshot_date,
+        scores.c.scored_at,
+        scores.c.churn_probability,
+    ).select_from(
+        outcomes.join(
+            scores,
+            (scores.c.customer_id == outcomes.c.customer_id)
+            & (scores.c.snapshot_date < outcomes.c.outcome_date),
         )
-        .select_from(
-            outcomes.join(
-                scores,
-                (scores.c.customer_id == outcomes.c.customer_id)
-                & (scores.c.snapshot_date < outcomes.c.outcome_date),
-            )
-        )
-        .order_by(outcomes.c.customer_id, outcomes.c.outcome_date)
     )
     with store_errors(str(engine.url)), engine.connect() as conn:
-        return [tuple(r) for r in conn.execute(query)]
+        for row in conn.execution_options(yield_per=_STREAM).execute(query):
+            yield tuple(row)
 
 
 def outcome_count(engine: Engine) -> int:
