@@ -3,7 +3,7 @@
 Per partition, in one transaction: each customer's row (attributes and the LATEST score) is
 upserted unless the store already holds a newer snapshot of that customer, and each score is
 upserted into the history keyed by (customer, snapshot date, model name, model version), so a
-re-run updates in place and a new model version adds a row.
+re-run updates in place and a new model version adds a row. The statements are bulk.py's.
 """
 
 from __future__ import annotations
@@ -16,14 +16,13 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import Engine, update
-from sqlalchemy.dialects import postgresql, sqlite
 
+from churn_api.store import bulk
 from churn_api.store.engine import store_errors
-from churn_api.store.schema import customers, scores, scoring_runs
+from churn_api.store.schema import scoring_runs
 
-# SQLite allows 32,766 bound parameters per statement; 16 columns x 1,000 rows stays below.
-_CHUNK = 1000
 REJECTED_SAMPLE_MAX = 100
+_WRITERS = {"postgresql": bulk.write_postgresql, "sqlite": bulk.write_sqlite}
 
 
 @dataclass
@@ -85,111 +84,16 @@ class ScoredRows:
                 )
 
 
-def _plain(values: Sequence[Any] | np.ndarray) -> list[Any]:
-    """Python scalars (drivers do not adapt numpy types); NaN -> None."""
-    items = values.tolist() if isinstance(values, np.ndarray) else list(values)
-    return [None if isinstance(v, float) and v != v else v for v in items]
-
-
-def _records(run: RunRecord, rows: ScoredRows) -> tuple[list[dict], list[dict]]:
-    """The customers rows and the scores rows of a partition."""
-    ids = [str(c) for c in rows.customer_id]
-    prob = _plain(rows.churn_probability)
-    churn = [bool(c) for c in _plain(rows.churn)]
-    ev = _plain(rows.expected_value)
-    value = _plain(rows.customer_value)
-    tenure = _plain(rows.tenure)
-    at = rows.scored_at
-    common = {
-        "model_name": run.model_name,
-        "model_version": run.model_version,
-        "run_id": run.run_id,
-        "snapshot_date": run.snapshot_date,
-        "scored_at": at,
-    }
-    customer_rows, score_rows = [], []
-    for k, cid in enumerate(ids):
-        score = {
-            "customer_id": cid,
-            "churn_probability": prob[k],
-            "churn": churn[k],
-            "risk_band": str(rows.risk_band[k]),
-            "expected_value": ev[k],
-            "reasons": rows.reasons[k],
-            **common,
-        }
-        score_rows.append(score)
-        customer_rows.append(
-            {
-                **score,
-                "attributes": rows.attributes[k],
-                "customer_value": value[k],
-                "value_source": str(rows.value_source[k]),
-                "contract": rows.contract[k],
-                "tenure": tenure[k],
-            }
-        )
-    return customer_rows, score_rows
-
-
-def _insert(engine: Engine) -> Any:
-    name = engine.dialect.name
-    if name == "postgresql":
-        return postgresql.insert
-    if name == "sqlite":
-        return sqlite.insert
-    raise ValueError(f"unsupported database {name!r}")
-
-
-def _upserts(engine: Engine) -> tuple[Any, Any]:
-    """(customers upsert, scores upsert) statements for the engine's dialect."""
-    insert = _insert(engine)
-    c = insert(customers)
-    keep = {
-        col.name: c.excluded[col.name] for col in customers.columns if col.name != "customer_id"
-    }
-    # An older snapshot scored later never replaces the newer one a customer already has.
-    customers_stmt = c.on_conflict_do_update(
-        index_elements=[customers.c.customer_id],
-        set_=keep,
-        where=customers.c.snapshot_date <= c.excluded.snapshot_date,
-    )
-    s = insert(scores)
-    scores_stmt = s.on_conflict_do_update(
-        index_elements=[
-            scores.c.customer_id,
-            scores.c.snapshot_date,
-            scores.c.model_name,
-            scores.c.model_version,
-        ],
-        set_={
-            name: s.excluded[name]
-            for name in (
-                "run_id",
-                "churn_probability",
-                "churn",
-                "risk_band",
-                "expected_value",
-                "reasons",
-                "scored_at",
-            )
-        },
-    )
-    return customers_stmt, scores_stmt
-
-
 def write_partition(engine: Engine, run: RunRecord, rows: ScoredRows) -> None:
     """Upsert one scored partition (one transaction); StoreUnavailableError on failure."""
     rows.check()
     if not len(rows):
         return
-    customer_rows, score_rows = _records(run, rows)
-    customers_stmt, scores_stmt = _upserts(engine)
+    name = engine.dialect.name
+    if name not in _WRITERS:
+        raise ValueError(f"unsupported database {name!r}")
     with store_errors(str(engine.url)), engine.begin() as conn:
-        for start in range(0, len(customer_rows), _CHUNK):
-            # Customers first: every score row's customer must exist (foreign key).
-            conn.execute(customers_stmt, customer_rows[start : start + _CHUNK])
-            conn.execute(scores_stmt, score_rows[start : start + _CHUNK])
+        _WRITERS[name](conn, run, rows)
 
 
 def start_run(engine: Engine, run: RunRecord) -> None:
