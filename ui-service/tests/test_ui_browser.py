@@ -231,7 +231,8 @@ def test_ui_browser_model_health(ui_server: str, store_api: str) -> None:
     assert "Traceback" not in body
     assert f"Serving: version {info.version} of {info.name}" in body
     assert (info.alias or "a local folder") in body
-    # The watch and drift limits are drawn in the drift chart.
+    # The latest run's drift per field, with the watch and drift limits drawn.
+    assert "Contract" in chart_text and "Months as a customer" in chart_text
     limits = history.thresholds
     assert f"watch ({limits.field_psi_watch:g})" in chart_text
     assert f"drift ({limits.field_psi_drift:g})" in chart_text

@@ -80,10 +80,12 @@ def test_ui_model_health_draws_drift_score_and_performance(
     assert any("ROC-AUC **0.760** against 0.845" in w for w in warnings), warnings
     assert "Over every month: version 7: ROC-AUC 0.780 on 2,300 customers." in text
     charts = _charts(at)
-    assert len(charts) == 3  # drift, score distribution, performance
-    assert "drift (0.2)" in charts[0] and "watch (0.1)" in charts[0]
-    assert "Training reference" in charts[1] and "Scoring run" in _chart_data(at)[1]
-    assert "training holdout (0.845)" in charts[2]
+    assert len(charts) == 4  # latest run's drift, drift over runs, score distribution, performance
+    for drift in charts[:2]:
+        assert "drift (0.2)" in drift and "watch (0.1)" in drift
+    assert "Over the last 2 scoring runs" in text
+    assert "Training reference" in charts[2] and "Scoring run" in _chart_data(at)[2]
+    assert "training holdout (0.845)" in charts[3]
     fields = next(d.value for d in at.dataframe if "PSI" in d.value.columns)
     assert list(fields["Field"])[:2] == ["Contract", "Monthly charges"]
     performance = next(d.value for d in at.dataframe if "Month" in d.value.columns)
@@ -91,7 +93,7 @@ def test_ui_model_health_draws_drift_score_and_performance(
 
     at.radio(key="mh_metric").set_value("Brier score").run()
     assert not at.exception
-    assert "Brier score" in _charts(at)[2] and "training holdout (0.135)" in _charts(at)[2]
+    assert "Brier score" in _charts(at)[3] and "training holdout (0.135)" in _charts(at)[3]
 
 
 def test_ui_model_health_empty_states(
@@ -112,9 +114,11 @@ def test_ui_model_health_empty_states(
 def test_ui_model_health_without_reference_or_score_shares(
     monkeypatch: pytest.MonkeyPatch, store: HealthStore, store_url: str
 ) -> None:
-    store.runs = [{k: v for k, v in r.items() if k != "score_frequencies"} for r in store.runs]
+    store.runs = [{k: v for k, v in r.items() if k != "score_frequencies"} for r in store.runs[:1]]
     at = _page(monkeypatch, store_url)
-    assert "No scoring run of the served model (version 7) carries" in _texts(at)
+    text = _texts(at)
+    assert "No scoring run of the served model (version 7) carries" in text
+    assert "One scoring run so far: the trend over runs appears from the second." in text
     data = _chart_data(at)[1]
     assert "Training reference" in data and "Scoring run" not in data
 

@@ -9,7 +9,12 @@ import pytest
 from health_fakes import DRIFT_RUNS, HOLDOUT, PERFORMANCE_ROWS, REFERENCE_SCORE, THRESHOLDS
 
 from churn_ui.api.health_models import DriftHistory, DriftThresholds, PerformanceHistory, ScoreBins
-from churn_ui.health_charts import drift_chart, performance_chart, score_distribution_chart
+from churn_ui.health_charts import (
+    drift_chart,
+    latest_drift_chart,
+    performance_chart,
+    score_distribution_chart,
+)
 from churn_ui.health_view import (
     NO_RUN,
     REFERENCE,
@@ -18,8 +23,10 @@ from churn_ui.health_view import (
     drift_frame,
     drift_summary,
     field_status,
+    latest_frame,
     latest_score_frequencies,
     latest_table,
+    most_moved,
     run_label,
     score_frame,
     score_status,
@@ -70,6 +77,17 @@ def test_ui_drift_frame_is_oldest_first_without_the_score_row() -> None:
     assert list(frame["psi"]) == [0.01, 0.03, 0.02, 0.02, 0.15, 0.41]
     assert list(frame["status"])[3:] == ["Stable", "Watch", "Drifted"]
     assert frame["when"].is_monotonic_increasing and frame["when"].dt.tz is None
+
+
+def test_ui_latest_run_and_the_fields_that_moved_most() -> None:
+    frame = drift_frame(_drift())
+    latest = latest_frame(frame)
+    assert list(latest["field"]) == ["Contract", "Monthly charges", "Months as a customer"]
+    assert set(latest["run_id"]) == {"run-2"}
+    # Two fields: the ones with the highest PSI in any run, with every run's rows.
+    moved = most_moved(frame, top=2)
+    assert set(moved["field"]) == {"Contract", "Monthly charges"} and len(moved) == 4
+    assert latest_frame(drift_frame(_drift(runs=[]))).empty
 
 
 def test_ui_drift_frame_skips_unmeasured_fields_and_empty_history() -> None:
@@ -200,6 +218,10 @@ def test_ui_health_charts_draw_the_limits() -> None:
     assert len(rules) == 2
     values = str(spec.get("datasets"))
     assert "watch (0.1)" in values and "drift (0.2)" in values
+    latest = latest_drift_chart(latest_frame(drift_frame(_drift())), LIMITS).to_dict()
+    rules = [layer for layer in latest["layer"] if layer["mark"].get("type") == "rule"]
+    assert [r["encoding"]["x"]["field"] for r in rules] == ["psi", "psi"]
+    assert "watch (0.1)" in str(latest.get("datasets"))
     frame = score_frame(ScoreBins.model_validate(REFERENCE_SCORE), [0.1] * 10)
     assert score_distribution_chart(frame).to_dict()["layer"][0]["mark"]["type"] == "bar"
     perf = performance_chart(performance_frame(_performance()), "ROC-AUC", 0.845).to_dict()

@@ -15,6 +15,7 @@ DRIFT_COLOR = "#c62828"
 REFERENCE_COLOR = "#9e9e9e"
 CURRENT_COLOR = "#1565c0"
 HOLDOUT_COLOR = "#212121"
+STATUS_COLORS = {"Stable": "#90a4ae", "Watch": WATCH_COLOR, "Drifted": DRIFT_COLOR}
 
 
 def _limit(value: float, text: str, color: str, y_field: str = "psi") -> list[alt.Chart]:
@@ -27,6 +28,60 @@ def _limit(value: float, text: str, color: str, y_field: str = "psi") -> list[al
         .encode(y=f"{y_field}:Q", text="label:N")
     )
     return [rule, note]
+
+
+def _limits(thresholds: DriftThresholds) -> list[tuple[float, str, str]]:
+    return [
+        (thresholds.field_psi_watch, f"watch ({thresholds.field_psi_watch:g})", WATCH_COLOR),
+        (thresholds.field_psi_drift, f"drift ({thresholds.field_psi_drift:g})", DRIFT_COLOR),
+    ]
+
+
+def latest_drift_chart(frame: pd.DataFrame, thresholds: DriftThresholds) -> alt.LayerChart:
+    """The latest run's PSI per field, most drifted on top; the limits drawn down the chart."""
+    bars = (
+        alt.Chart(frame)
+        .mark_bar()
+        .encode(
+            y=alt.Y(
+                "field:N",
+                sort=list(frame["field"]),
+                title=None,
+                axis=alt.Axis(labelLimit=240, labelOverlap=False),
+            ),
+            x=alt.X("psi:Q", title="PSI against the training data"),
+            color=alt.Color(
+                "status:N",
+                scale=alt.Scale(domain=list(STATUS_COLORS), range=list(STATUS_COLORS.values())),
+                legend=alt.Legend(title=None, orient="top"),
+            ),
+            tooltip=[
+                alt.Tooltip("field:N", title="Field"),
+                alt.Tooltip("psi:Q", title="PSI", format=".3f"),
+                alt.Tooltip("status:N", title="Status"),
+            ],
+        )
+    )
+    values = (
+        alt.Chart(frame)
+        .mark_text(align="left", dx=4, fontSize=11, color="#455a64")
+        .encode(
+            y=alt.Y("field:N", sort=list(frame["field"])),
+            x="psi:Q",
+            text=alt.Text("psi:Q", format=".3f"),
+        )
+    )
+    layers: list[alt.Chart] = [bars, values]
+    for value, text, color in _limits(thresholds):
+        data = pd.DataFrame({"psi": [value], "label": [text]})
+        layers.append(alt.Chart(data).mark_rule(color=color, strokeDash=[6, 4]).encode(x="psi:Q"))
+        layers.append(
+            alt.Chart(data)
+            .mark_text(align="left", baseline="bottom", dx=3, y=-3, color=color)
+            .encode(x="psi:Q", text="label:N")
+        )
+    # A step per field, not a fixed height: 20 fields must each keep a readable row.
+    return alt.layer(*layers).properties(height=alt.Step(24))
 
 
 def drift_chart(frame: pd.DataFrame, thresholds: DriftThresholds) -> alt.LayerChart:
@@ -48,13 +103,8 @@ def drift_chart(frame: pd.DataFrame, thresholds: DriftThresholds) -> alt.LayerCh
             ],
         )
     )
-    watch = _limit(
-        thresholds.field_psi_watch, f"watch ({thresholds.field_psi_watch:g})", WATCH_COLOR
-    )
-    drift = _limit(
-        thresholds.field_psi_drift, f"drift ({thresholds.field_psi_drift:g})", DRIFT_COLOR
-    )
-    return alt.layer(lines, *watch, *drift).properties(height=320)
+    limits = [layer for limit in _limits(thresholds) for layer in _limit(*limit)]
+    return alt.layer(lines, *limits).properties(height=320)
 
 
 def score_distribution_chart(frame: pd.DataFrame) -> alt.LayerChart:

@@ -22,6 +22,7 @@ NO_REFERENCE = (
 )
 REFERENCE = "Training reference"
 SCORED = "Scoring run"
+TREND_FIELDS = 8  # fields drawn in the trend over runs; the table holds every one
 STATUS_TEXT = {"drift": "Drifted", "watch": "Watch", "ok": "Stable", "none": "Not measured"}
 
 
@@ -77,6 +78,7 @@ def drift_frame(history: DriftHistory) -> pd.DataFrame:
                 status = STATUS_TEXT[field_status(f.psi, history.thresholds)]
                 rows.append(
                     {
+                        "run_id": run.run_id,
                         "when": when,
                         "run": name,
                         "field": label(f.field),
@@ -84,7 +86,22 @@ def drift_frame(history: DriftHistory) -> pd.DataFrame:
                         "status": status,
                     }
                 )
-    return pd.DataFrame(rows, columns=["when", "run", "field", "psi", "status"])
+    return pd.DataFrame(rows, columns=["run_id", "when", "run", "field", "psi", "status"])
+
+
+def latest_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """The newest run's rows of `drift_frame`, most drifted first."""
+    if frame.empty:
+        return frame
+    newest = frame[frame["run_id"] == frame["run_id"].iloc[-1]]
+    return newest.sort_values("psi", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def most_moved(frame: pd.DataFrame, top: int = TREND_FIELDS) -> pd.DataFrame:
+    """The rows of the `top` fields with the highest PSI in any run (a readable trend chart)."""
+    peak = frame.groupby("field", sort=False)["psi"].max()
+    keep = set(peak.sort_values(ascending=False, kind="stable").index[:top])
+    return frame[frame["field"].isin(keep)].reset_index(drop=True)
 
 
 def _rate(value: float | None) -> str:

@@ -10,13 +10,21 @@ from churn_ui.api.health_models import DriftHistory, PerformanceHistory
 from churn_ui.api.models import ModelInfo
 from churn_ui.connection import client, model_info_or_last
 from churn_ui.error_display import show_error
-from churn_ui.health_charts import drift_chart, performance_chart, score_distribution_chart
+from churn_ui.health_charts import (
+    drift_chart,
+    latest_drift_chart,
+    performance_chart,
+    score_distribution_chart,
+)
 from churn_ui.health_view import (
     NO_REFERENCE,
+    TREND_FIELDS,
     drift_frame,
     drift_summary,
+    latest_frame,
     latest_score_frequencies,
     latest_table,
+    most_moved,
     run_label,
     score_frame,
     when_text,
@@ -61,17 +69,26 @@ def _drift(history: DriftHistory) -> None:
         return
     st.markdown(summary)
     frame = drift_frame(history)
+    limits = history.thresholds
     if frame.empty:
         st.info("The scoring runs carry no per-field drift measurements.")
     else:
-        st.altair_chart(drift_chart(frame, history.thresholds), width="stretch")
-        limits = history.thresholds
+        st.altair_chart(latest_drift_chart(latest_frame(frame), limits), width="stretch")
         st.caption(
-            "PSI (population stability index) of each field at each scoring run, against the "
+            "PSI (population stability index) of each field in the latest run, against the "
             f"customers the model learned from: under {limits.field_psi_watch:g} is stable, "
             f"{limits.field_psi_watch:g} to {limits.field_psi_drift:g} is worth watching, over "
             f"{limits.field_psi_drift:g} the field has drifted."
         )
+        if frame["run_id"].nunique() > 1:
+            st.markdown(f"**Over the last {frame['run_id'].nunique()} scoring runs**")
+            st.altair_chart(drift_chart(most_moved(frame), limits), width="stretch")
+            st.caption(
+                f"The fields that moved most (at most {TREND_FIELDS}); every field of the "
+                "latest run is in the table below."
+            )
+        else:
+            st.caption("One scoring run so far: the trend over runs appears from the second.")
     with st.expander(f"Every field of the latest run ({run_label(history.runs[0])})"):
         st.dataframe(
             latest_table(history.runs[0], history.thresholds),
