@@ -73,6 +73,10 @@ def test_ui_model_health_draws_drift_score_and_performance(
     text = _texts(at)
     assert "**Serving:** version **7** of telco-churn" in text
     assert "the challenger nor when each version was promoted" in text
+    assert (
+        "**Versions that scored the customer base** (the last 2 runs): version 7: 2 scoring "
+        "run(s), 2026-11-23 08:00 UTC to 2026-11-30 08:00 UTC." in text
+    )
     assert "**1 field(s) drifted** (PSI over 0.2): Contract." in text
     assert "**The score distribution drifted** (PSI 0.120)." in text
     assert "against the run of 2026-11-30 08:00 UTC (score PSI 0.120)" in text

@@ -30,6 +30,7 @@ from churn_ui.health_view import (
     run_label,
     score_frame,
     score_status,
+    versions_in_service,
     when_text,
 )
 from churn_ui.performance_view import (
@@ -88,6 +89,16 @@ def test_ui_latest_run_and_the_fields_that_moved_most() -> None:
     moved = most_moved(frame, top=2)
     assert set(moved["field"]) == {"Contract", "Monthly charges"} and len(moved) == 4
     assert latest_frame(drift_frame(_drift(runs=[]))).empty
+
+
+def test_ui_versions_in_service_from_the_runs() -> None:
+    older = DRIFT_RUNS[1] | {"run_id": "run-0", "created_at": "2026-11-16T08:00:00+00:00"}
+    runs = [DRIFT_RUNS[0], DRIFT_RUNS[1] | {"model_version": "6"}, older | {"model_version": "6"}]
+    assert versions_in_service(_drift(runs=runs)) == [
+        "version 7: 1 scoring run(s), 2026-11-30 08:00 UTC",
+        "version 6: 2 scoring run(s), 2026-11-16 08:00 UTC to 2026-11-23 08:00 UTC",
+    ]
+    assert versions_in_service(_drift(runs=[])) == []
 
 
 def test_ui_drift_frame_skips_unmeasured_fields_and_empty_history() -> None:

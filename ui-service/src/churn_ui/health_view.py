@@ -104,6 +104,21 @@ def most_moved(frame: pd.DataFrame, top: int = TREND_FIELDS) -> pd.DataFrame:
     return frame[frame["field"].isin(keep)].reset_index(drop=True)
 
 
+def versions_in_service(history: DriftHistory) -> list[str]:
+    """Per model version, its first and last of the listed scoring runs, newest version first:
+    when each began scoring the base (the API does not give promotion times)."""
+    seen: dict[str, list[DriftRun]] = {}
+    for run in reversed(history.runs):  # oldest first
+        if run.model_version:
+            seen.setdefault(run.model_version, []).append(run)
+    lines = []
+    for version, runs in sorted(seen.items(), key=lambda kv: run_label(kv[1][-1]), reverse=True):
+        first, last = run_label(runs[0]), run_label(runs[-1])
+        span = first if len(runs) == 1 else f"{first} to {last}"
+        lines.append(f"version {version}: {len(runs)} scoring run(s), {span}")
+    return lines
+
+
 def _rate(value: float | None) -> str:
     return "" if value is None else pct(value)
 

@@ -27,6 +27,7 @@ from churn_ui.health_view import (
     most_moved,
     run_label,
     score_frame,
+    versions_in_service,
     when_text,
 )
 from churn_ui.performance_view import (
@@ -41,7 +42,7 @@ from churn_ui.performance_view import (
 DRIFT_RUNS = 20
 
 
-def _models(info: ModelInfo | None) -> None:
+def _models(info: ModelInfo | None, drift: DriftHistory | None) -> None:
     st.subheader("Champion and challenger")
     if info is None:
         return
@@ -54,6 +55,12 @@ def _models(info: ModelInfo | None) -> None:
     st.markdown("\n".join(f"- **{k}:** {v}" for k, v in facts.items()))
     if info.stale:
         st.warning("The scoring service could not confirm the alias with the registry recently.")
+    if drift is not None and (versions := versions_in_service(drift)):
+        st.markdown(
+            f"**Versions that scored the customer base** (the last {len(drift.runs)} runs): "
+            + "; ".join(versions)
+            + "."
+        )
     st.caption(
         "The scoring service does not report the challenger nor when each version was promoted; "
         "the MLflow registry holds them (aliases `champion` and `challenger`, the version tag "
@@ -175,13 +182,16 @@ def main() -> None:
         "with the data the model learned from; realized performance compares its scores with "
         "what the customers then did."
     )
-    _models(model_info_or_last("load the served model"))
+    info = model_info_or_last("load the served model")
     api = client()
+    drift: DriftHistory | None = None
     try:
         drift = api.drift(DRIFT_RUNS)
     except ApiError as exc:
+        _models(info, None)
         show_error(exc, "load the drift reports")
     else:
+        _models(info, drift)
         _drift(drift)
     try:
         performance = api.performance()
