@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,12 +18,15 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 import testkit
+from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, select
 
 from churn_api.drift import FIELD_PSI_WATCH, SCORE_FIELD
+from churn_api.main import create_app
 from churn_api.scoring.cli import main
 from churn_api.scoring.mlflow_monitor import CHART, EXPERIMENT
 from churn_api.scoring.synth import synthesize
+from churn_api.settings import Settings
 from churn_api.store.monitoring_schema import drift_reports
 from churn_api.store.schema import customers
 
@@ -118,6 +122,34 @@ def test_the_ibm_base_does_not_drift_from_its_own_reference(
     assert svg.startswith("<svg") and svg.rstrip().endswith("</svg>")
     top = max(fields, key=lambda f: rows[f]["psi"])
     assert f">{top}</text>" in svg
+
+    # The API serving the same model reads the run back, with the reference's score bins.
+    settings = Settings(
+        model_uri=str(trained_model_dir),
+        churn_dev_mode=True,
+        database_url=url,
+        model_cache_dir=tmp_path / "cache",
+        model_refresh_seconds=0,
+        drift_interval_seconds=0.1,
+    )
+    with TestClient(create_app(settings)) as api:
+        deadline = time.monotonic() + 60
+        while api.get("/health/ready").status_code != 200:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        body = api.get("/monitoring/drift").json()
+        [served] = body["runs"]
+        assert served["run_id"] == summary["run_id"]
+        assert body["model_version"] == summary["model"]["version"]
+        assert body["reference_score"] is not None
+        assert served["reference_score"] == body["reference_score"]
+        assert len(served["score_frequencies"]) == len(body["reference_score"]["frequencies"])
+        perf = api.get("/monitoring/performance").json()
+        assert perf["holdout_roc_auc"] > 0.8 and perf["rows"] == []
+        while "\nchurn_batch_score_psi " not in (text := api.get("/metrics").text):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert f'churn_holdout_roc_auc{{model_version="{body["model_version"]}"}}' in text
 
 
 def shift_base(path: Path, rng: np.random.Generator, unknown: int) -> None:
