@@ -152,3 +152,14 @@ def test_openapi_documents_the_routes(api: TestClient) -> None:
         assert paths[path]["get"]["security"] == [{"bearer": []}]
     names = [p["name"] for p in paths["/monitoring/drift"]["get"]["parameters"]]
     assert names == ["runs"]
+
+
+def test_a_store_without_schema_is_503_and_store_up_0(apis: Any, tmp_path: Any) -> None:
+    settings = apis.settings(database_url=f"sqlite:///{tmp_path / 'empty.db'}")
+    for client in apis.client(settings):
+        r = client.get("/monitoring/drift", headers=apis.ui())
+        assert r.status_code == 503 and "churn-score migrate" in r.json()["detail"]
+        deadline = time.monotonic() + 10
+        while "churn_monitoring_store_up 0.0" not in client.get("/metrics").text:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
