@@ -123,6 +123,7 @@ def test_ui_model_health_without_reference_or_score_shares(
     text = _texts(at)
     assert "No scoring run of the served model (version 7) carries" in text
     assert "One scoring run so far: the trend over runs appears from the second." in text
+    assert "**Versions that scored the customer base** (the latest run): version 7" in text
     data = _chart_data(at)[1]
     assert "Training reference" in data and "Scoring run" not in data
 

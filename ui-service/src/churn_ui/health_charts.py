@@ -68,7 +68,7 @@ def latest_drift_chart(frame: pd.DataFrame, thresholds: DriftThresholds) -> alt.
         .encode(
             y=alt.Y("field:N", sort=list(frame["field"])),
             x="psi:Q",
-            text=alt.Text("psi:Q", format=".3f"),
+            text=alt.Text("psi:Q", format=".2g"),  # 0.41, 0.15, 0.00042: tiny values stay seen
         )
     )
     layers: list[alt.Chart] = [bars, values]

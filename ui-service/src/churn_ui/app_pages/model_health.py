@@ -56,10 +56,9 @@ def _models(info: ModelInfo | None, drift: DriftHistory | None) -> None:
     if info.stale:
         st.warning("The scoring service could not confirm the alias with the registry recently.")
     if drift is not None and (versions := versions_in_service(drift)):
+        listed = "the latest run" if len(drift.runs) == 1 else f"the last {len(drift.runs)} runs"
         st.markdown(
-            f"**Versions that scored the customer base** (the last {len(drift.runs)} runs): "
-            + "; ".join(versions)
-            + "."
+            f"**Versions that scored the customer base** ({listed}): " + "; ".join(versions) + "."
         )
     st.caption(
         "The scoring service does not report the challenger nor when each version was promoted; "
