@@ -86,6 +86,16 @@ def move_champion(
         client.set_model_version_tag(name, new, key, value[:5000])
 
 
+def mark_challenger(
+    client: MlflowClient, settings: TrainSettings, version: str, reason: str
+) -> None:
+    """`challenger` -> version, with when and why (the gate's reason) in version tags."""
+    name = settings.model_name
+    client.set_registered_model_alias(name, settings.challenger_alias, version)
+    client.set_model_version_tag(name, version, "challenger_since", _now())
+    client.set_model_version_tag(name, version, "challenger_reason", reason[:5000])
+
+
 def promote(
     client: MlflowClient, settings: TrainSettings, version: str, judge: Judge, holder: str
 ) -> AliasMove:
@@ -107,7 +117,7 @@ def promote(
                 move_champion(client, settings, version, judged, holder, decision.reason)
                 alias, previous = settings.champion_alias, judged
             else:
-                client.set_registered_model_alias(name, settings.challenger_alias, version)
+                mark_challenger(client, settings, version, decision.reason)
                 alias = settings.challenger_alias
                 previous = version_of(client, name, settings.previous_champion_alias)
             champion = version if decision.promoted else judged
