@@ -2,10 +2,11 @@
 
 The window holds the checked values of the reference's fields and the calibrated score of the
 last DRIFT_WINDOW_ROWS rows the API scored, never a customer id, in arrays allocated once per
-model: memory does not grow with traffic. Rows are recorded on the event loop (the routes run
-there): a single row is a tuple appended to a short pending list, turned into columns
-FLUSH_ROWS at a time; a batch is written column by column. Every DRIFT_INTERVAL_SECONDS the
-task computes drift.compare off the event loop and sets the churn_feature_psi gauges.
+model: memory does not grow with traffic. A single row (/predict, on the event loop) costs a
+tuple appended to a bounded deque; those become columns when the interval task runs, off the
+event loop (within an interval, order does not matter to the statistics). A batch (on its own
+thread) is written column by column. Every DRIFT_INTERVAL_SECONDS the task computes
+drift.compare and sets the gauges.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import contextlib
 import logging
 import operator
 import threading
+from collections import deque
 from collections.abc import Mapping, Sequence
 from itertools import repeat
 from typing import TYPE_CHECKING, Any
@@ -30,7 +32,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("churn_api.drift")
 
-FLUSH_ROWS = 64  # single rows waiting before they are written as columns
 MIN_ROWS = 200  # fewer rows make PSI noise look like drift: no gauge values below this
 
 
@@ -42,7 +43,8 @@ class LiveWindow:
         self.reference: Reference | None = None
         self._adopted: Any = None  # the reference object the layout was built for
         self._lock = threading.Lock()
-        self._pending: list[tuple[tuple[Any, ...], float]] = []
+        # Single rows not yet in the arrays: at most `capacity` (older ones would be overwritten).
+        self._pending: deque[tuple[tuple[Any, ...], float]] = deque(maxlen=max(capacity, 1))
         self._reset([], [])
 
     def _reset(self, numeric: list[str], categorical: list[str]) -> None:
@@ -53,7 +55,7 @@ class LiveWindow:
         self._score = np.full(cap, np.nan, dtype=np.float64)
         self._next = 0
         self.count = 0
-        self._pending = []
+        self._pending = deque(maxlen=max(cap, 1))
 
     def _adopt(self, model: LoadedModel) -> None:
         """Lay the window out for a model's reference (a new model starts an empty window)."""
@@ -80,7 +82,7 @@ class LiveWindow:
     @property
     def rows(self) -> int:
         """Rows in the window, the pending single rows included."""
-        return self.count + len(self._pending)
+        return min(self.count + len(self._pending), self.capacity)
 
     def record_one(self, model: LoadedModel, values: Mapping[str, Any], score: float) -> None:
         """One validated customer's values (None = missing) and its calibrated score."""
@@ -94,15 +96,14 @@ class LiveWindow:
         except KeyError:  # a model swapped in with other fields, between two lines: skip it
             return
         self._pending.append((row, score))
-        if len(self._pending) >= FLUSH_ROWS:
-            self.flush()
 
     def flush(self) -> None:
-        """Write the pending single rows into the ring."""
+        """Write the pending single rows into the ring (before a batch, or for a snapshot)."""
         with self._lock:
-            pending, self._pending = self._pending, []
+            pending = self._pending
             if not pending or self.reference is None:
                 return
+            self._pending = deque(maxlen=pending.maxlen)
             try:
                 rows, scores = zip(*pending, strict=True)
                 columns = list(zip(*rows, strict=True)) if len(self._names) > 1 else [rows]
@@ -117,8 +118,9 @@ class LiveWindow:
                     ],
                     dtype=np.int16,
                 ).reshape(len(self.categorical), len(rows))
-            except (ValueError, TypeError):
-                # Rows of two layouts (a model swap between two requests): drop these few.
+            except (ValueError, TypeError, RuntimeError):
+                # Rows of two layouts (a model swap between two requests), or a row appended
+                # while this thread read the deque: drop these few.
                 log.debug("live drift: pending rows of another model dropped")
                 return
             self._write(num, cat, np.asarray(scores, dtype=np.float64))
@@ -246,12 +248,11 @@ class LiveDrift:
         return report
 
     async def run(self) -> None:
-        """Refresh every interval: the snapshot on the event loop (where single rows are
-        recorded), the statistics off it; a failure is logged, never fatal."""
+        """Refresh every interval, off the event loop; a failure is logged, never fatal."""
         while True:
             await asyncio.sleep(self.interval_s)
             try:
-                await asyncio.to_thread(self.compute, *self.window.snapshot())
+                await asyncio.to_thread(self.refresh)
             except Exception as exc:  # the next interval tries again
                 log.warning(
                     "live drift failed: %s: %s",

@@ -127,13 +127,15 @@ def test_the_window_never_grows_and_overwrites_the_oldest_rows(drift_model: Load
     for k, record in enumerate(records):
         values = drift_model.customers.validate_one({**record, "MonthlyCharges": k}).__dict__
         window.record_one(drift_model, values, k / 250)
+    assert window.rows == 100 and len(window._pending) == 100  # a bounded deque too
+    _, columns, scores = window.snapshot()  # the pending rows written into the arrays
+    assert window.count == 100 and len(scores) == 100
+    assert sorted(columns["MonthlyCharges"].tolist()) == list(range(150, 250))
+    # A batch overwrites the oldest 30: the window is the last 70 single rows and the batch.
     _batch(drift_model, [{**r, "MonthlyCharges": 999} for r in records[:30]], window)
     assert (window._num, window._cat, window._score) == arrays  # the same objects
     assert [a.nbytes for a in arrays] == sizes
-    assert window.rows <= 100 + 64
     _, columns, scores = window.snapshot()
-    assert window.count == 100 and len(scores) == 100
-    # The newest 100: the last 70 single rows (charges 180..249), then the batch's 30.
     assert sorted(columns["MonthlyCharges"].tolist()) == [*range(180, 250), *[999.0] * 30]
     assert "customerID" not in columns
     assert window._num.shape == (3, 100) and window._cat.shape == (3, 100)
