@@ -99,3 +99,38 @@ class PerformanceHistory(_Body):
     roc_auc_drop_alert: float = Field(description="alert when realized < holdout - this")
     rows: list[PerformanceRow] = Field(description="per model version and month")
     overall: list[PerformanceRow] = Field(description="per model version, every month")
+
+
+class ServedModel(_Body):
+    version: str
+    alias: str | None = Field(description="the alias it was loaded by; None for MODEL_URI")
+    degraded: bool = Field(description="not the verified current champion (a fallback)")
+
+
+class AliasHeld(_Body):
+    version: str
+    since: str | None = Field(description="UTC ISO time the version got the alias (version tag)")
+    reason: str | None = Field(description="why: the promotion gate's reason (version tag)")
+    created_at: str | None = Field(description="UTC ISO time the version was registered")
+
+
+class PreviousChampion(_Body):
+    version: str
+    replaced_at: str | None = Field(description="UTC ISO time it stopped being the champion")
+    replaced_by: str | None = Field(description="the version that replaced it")
+    created_at: str | None = Field(description="UTC ISO time the version was registered")
+
+
+class RegistryAliases(_Body):
+    model_config = ConfigDict(protected_namespaces=(), populate_by_name=True)
+
+    champion: AliasHeld | None
+    challenger: AliasHeld | None = Field(description="the latest version the gate turned down")
+    previous_champion: PreviousChampion | None = Field(alias="previous-champion")
+
+
+class ModelsView(_Body):
+    model_name: str
+    registry: str = Field(description="'MLflow model registry', or 'not used (MODEL_URI)'")
+    served: ServedModel | None = Field(description="None while no model is loaded")
+    aliases: RegistryAliases | None = Field(description="None when no registry is used")

@@ -1,5 +1,6 @@
 """Monitoring over HTTP: the latest scoring runs' batch drift and the realized performance from
-ingested outcomes, both read from the customer store (scope `customers`, 503 without one)."""
+ingested outcomes, both read from the customer store (scope `customers`, 503 without one), and
+the registry's champion, challenger and previous champion (503 when MLflow does not answer)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from churn_api.drift import THRESHOLDS
 from churn_api.errors import InvalidRequestError
 from churn_api.hotpath import authorize
-from churn_api.monitoring_models import DriftHistory, PerformanceHistory
+from churn_api.monitoring_models import DriftHistory, ModelsView, PerformanceHistory
 from churn_api.openapi import errors, hand_checked
+from churn_api.registry import RegistryUnavailableError
+from churn_api.registry_aliases import read_aliases_async
 from churn_api.scorer import LoadedModel
 from churn_api.scoring.performance import ALL_MONTHS
 from churn_api.store import monitoring_reads
@@ -47,6 +50,13 @@ async def _store_call(request: Request, fn: Any, *args: Any) -> Any:
     except StoreError as exc:
         log.warning("%s", exc, extra={"event": "store_error", "error": type(exc).__name__})
         raise HTTPException(503, detail=str(exc)) from None
+
+
+def _no_query(request: Request) -> None:
+    if request.query_params:
+        raise InvalidRequestError(
+            [{"field": name, "message": "Unknown query parameter"} for name in request.query_params]
+        )
 
 
 def _runs(request: Request) -> int:
@@ -125,10 +135,7 @@ async def performance(request: Request) -> Response:
     """Realized performance of the scores made before each ingested outcome, per model version
     and month (and over every month), beside the served model's training holdout metrics."""
     authorize(request, "customers")
-    if request.query_params:
-        raise InvalidRequestError(
-            [{"field": name, "message": "Unknown query parameter"} for name in request.query_params]
-        )
+    _no_query(request)
     found = await _store_call(request, monitoring_reads.latest_performance)
     model: LoadedModel | None = request.app.state.store.current
     holdout = _holdout(model)
@@ -144,3 +151,33 @@ async def performance(request: Request) -> Response:
             "overall": [r for r in rows if r["month"] == ALL_MONTHS],
         }
     )
+
+
+@router.get(
+    "/monitoring/models",
+    response_model=ModelsView,
+    tags=["monitoring"],
+    responses=errors(401, 403, 422, 503),
+    openapi_extra=hand_checked(),
+)
+async def models(request: Request) -> Response:
+    """The served model and the registry's champion, challenger and previous champion: each
+    version, when and why it got its alias (or was replaced), and when it was registered."""
+    authorize(request, "customers")
+    _no_query(request)
+    store = request.app.state.store
+    settings = store.settings
+    model: LoadedModel | None = store.current
+    served = None
+    if model is not None:
+        meta = model.meta
+        served = {"version": meta.version, "alias": meta.alias, "degraded": meta.degraded}
+    body: dict[str, Any] = {"model_name": settings.model_name, "served": served}
+    if settings.model_uri:
+        return _json(body | {"registry": "not used (MODEL_URI)", "aliases": None})
+    try:
+        aliases = await read_aliases_async(store.registry, float(settings.mlflow_http_timeout))
+    except RegistryUnavailableError as exc:
+        log.warning("%s", exc, extra={"event": "registry_error"})
+        raise HTTPException(503, detail=f"MLflow model registry unavailable: {exc}") from None
+    return _json(body | {"registry": "MLflow model registry", "aliases": aliases})

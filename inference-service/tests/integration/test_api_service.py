@@ -414,6 +414,9 @@ def test_openapi_examples_work(secured_api: Any, tokens: dict[str, str]) -> None
         ("/customers", "get"),
         ("/customers/{customer_id}", "get"),
         ("/customers/{customer_id}/predict", "post"),
+        ("/monitoring/drift", "get"),
+        ("/monitoring/performance", "get"),
+        ("/monitoring/models", "get"),
     }
     for path, methods in spec["paths"].items():
         for method, operation in methods.items():
