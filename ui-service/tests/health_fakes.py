@@ -1,7 +1,7 @@
-"""The monitoring routes for the UI's page tests: `GET /monitoring/drift` and
-`GET /monitoring/performance` added to the fake customer-store API (store_fakes), shaped like
-the API's answers (the issue 14 design) and refusing like it (503 without a store, 422 on a bad
-`runs`)."""
+"""The monitoring routes for the UI's page tests: `GET /monitoring/drift`,
+`GET /monitoring/performance` and `GET /monitoring/models` added to the fake customer-store API
+(store_fakes), shaped like the API's answers (the issue 14 design) and refusing like it (503
+without a store or, for the models, without MLflow; 422 on a bad `runs`)."""
 
 from __future__ import annotations
 
@@ -78,6 +78,38 @@ PERFORMANCE_ROWS = [
      "pr_auc": 0.55, "brier": 0.17, "calibration_error": 0.06, "top_decile_precision": 0.6},
 ]  # fmt: skip
 HOLDOUT = {"roc_auc": 0.845, "pr_auc": 0.66, "brier": 0.135}
+CHAMPION = {
+    "version": "7",
+    "since": "2026-10-02T08:00:00+00:00",
+    "reason": "ROC-AUC 0.845 beats the champion's 0.831 by 0.014 (at least 0.005)",
+    "created_at": "2026-10-02T07:58:00+00:00",
+}
+CHALLENGER = {
+    "version": "8",
+    "since": "2026-11-16T06:30:00+00:00",
+    "reason": "worse than the champion: ROC-AUC 0.812 < 0.845 - 0.005",
+    "created_at": "2026-11-16T06:29:00+00:00",
+}
+PREVIOUS = {
+    "version": "6",
+    "replaced_at": "2026-10-02T08:00:00+00:00",
+    "replaced_by": "7",
+    "created_at": "2026-09-01T07:00:00+00:00",
+}
+
+
+def models_view(
+    champion: dict[str, Any] | None = CHAMPION,
+    challenger: dict[str, Any] | None = CHALLENGER,
+    previous: dict[str, Any] | None = PREVIOUS,
+) -> dict[str, Any]:
+    """`GET /monitoring/models` of an API serving version 7 from the registry."""
+    return {
+        "model_name": "telco-churn",
+        "registry": "MLflow model registry",
+        "served": {"version": "7", "alias": "champion", "degraded": False},
+        "aliases": {"champion": champion, "challenger": challenger, "previous-champion": previous},
+    }
 
 
 @dataclass
@@ -88,6 +120,8 @@ class HealthStore(FakeStore):
     performance: list[dict[str, Any]] = field(default_factory=lambda: list(PERFORMANCE_ROWS))
     reference_score: dict[str, Any] | None = field(default_factory=lambda: dict(REFERENCE_SCORE))
     monitoring: bool = True  # False: an API from before the monitoring routes (404)
+    # `GET /monitoring/models`; None: an API without that route (404); "down": MLflow is (503).
+    models: dict[str, Any] | str | None = field(default_factory=models_view)
 
     def answer(self, method: str, target: str, body: Any) -> tuple[int, Any]:
         parts = urlsplit(target)
@@ -96,6 +130,12 @@ class HealthStore(FakeStore):
         self.requests.append((method, target, body))
         if not self.monitoring:
             return 404, {"detail": "Not Found"}
+        if parts.path == "/monitoring/models":  # the registry's, not the store's
+            if self.models is None:
+                return 404, {"detail": "Not Found"}
+            if self.models == "down":
+                return 503, {"detail": "MLflow model registry unavailable: connection refused"}
+            return 200, self.models
         if self.state != "ok":
             return 503, {"detail": "customer store unavailable: connection refused"}
         if parts.path == "/monitoring/drift":

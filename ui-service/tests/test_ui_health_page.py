@@ -69,10 +69,14 @@ def test_ui_model_health_draws_drift_score_and_performance(
     at = _page(monkeypatch, store_url)
     assert not at.exception
     assert [t.value for t in at.title] == ["Model health"]
-    assert _monitoring_paths(store) == ["/monitoring/drift?runs=20", "/monitoring/performance"]
+    assert _monitoring_paths(store) == [
+        "/monitoring/drift?runs=20",
+        "/monitoring/models",
+        "/monitoring/performance",
+    ]
     text = _texts(at)
     assert "**Serving:** version **7** of telco-churn" in text
-    assert "the challenger nor when each version was promoted" in text
+    assert "**Champion:** version **7**, champion since 02 October 2026, 08:00 UTC." in text
     assert (
         "**Versions that scored the customer base** (the last 2 runs): version 7: 2 scoring "
         "run(s), 2026-11-23 08:00 UTC to 2026-11-30 08:00 UTC." in text

@@ -1,6 +1,7 @@
 """The Model health page's drift logic without Streamlit: PSI per field and scoring run against
 the limits, the latest run's table and summary, the score distribution against the training
-reference, and their empty states (realized performance: performance_view)."""
+reference, the registry's champion and challenger, and their empty states (realized
+performance: performance_view)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,15 @@ import itertools
 
 import pandas as pd
 
-from churn_ui.api.health_models import DriftHistory, DriftRun, DriftThresholds, ScoreBins
-from churn_ui.wording import label, pct
+from churn_ui.api.health_models import (
+    AliasHeld,
+    DriftHistory,
+    DriftRun,
+    DriftThresholds,
+    ModelsView,
+    ScoreBins,
+)
+from churn_ui.wording import label, pct, plain
 
 SCORE_FIELD = "__score__"  # the API's row name for the score's own PSI
 NO_RUN = (
@@ -97,6 +105,55 @@ def latest_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return newest.sort_values("psi", ascending=False, kind="stable").reset_index(drop=True)
 
 
+REASON_CHARS = 300  # a reason longer than this is cut in the line (the registry keeps it whole)
+NO_REGISTRY = (
+    "The scoring service loads a local model folder (MODEL_URI), not a registry version: there "
+    "is no champion, challenger or promotion time to show."
+)
+
+
+def _reason(reason: str | None) -> str:
+    if not reason:
+        return "no reason recorded"
+    cut = reason if len(reason) <= REASON_CHARS else reason[: REASON_CHARS - 1] + "…"
+    return plain(cut)
+
+
+def _held(held: AliasHeld, role: str) -> str:
+    since = f"since {when_text(held.since)}" if held.since else "since: not recorded"
+    return f"version **{plain(held.version)}**, {role} {since}. Why: {_reason(held.reason)}"
+
+
+def alias_lines(view: ModelsView) -> list[str]:
+    """Markdown lines: the champion and challenger with since when and why, the previous
+    champion with when and by which version it was replaced; each says so when unset."""
+    aliases = view.aliases
+    if aliases is None:
+        return []
+    champion = aliases.champion
+    challenger = aliases.challenger
+    previous = aliases.previous_champion
+    lines = [
+        "**Champion:** "
+        + (_held(champion, "champion") if champion else "none: no version holds `champion`."),
+        "**Challenger:** "
+        + (
+            _held(challenger, "challenger")
+            if challenger
+            else "none: the promotion gate has not turned down a trained model."
+        ),
+    ]
+    if previous is None:
+        lines.append("**Previous champion:** none: the champion has not been replaced yet.")
+    else:
+        by = f" by version {plain(previous.replaced_by)}" if previous.replaced_by else ""
+        when = f" on {when_text(previous.replaced_at)}" if previous.replaced_at else ""
+        lines.append(
+            f"**Previous champion:** version **{plain(previous.version)}**, replaced{by}{when}."
+        )
+    return lines
+
+
 def most_moved(frame: pd.DataFrame, top: int = TREND_FIELDS) -> pd.DataFrame:
     """The rows of the `top` fields with the highest PSI in any run (a readable trend chart)."""
     peak = frame.groupby("field", sort=False)["psi"].max()
@@ -106,7 +163,7 @@ def most_moved(frame: pd.DataFrame, top: int = TREND_FIELDS) -> pd.DataFrame:
 
 def versions_in_service(history: DriftHistory) -> list[str]:
     """Per model version, its first and last of the listed scoring runs, newest version first:
-    when each began scoring the base (the API does not give promotion times)."""
+    when each began scoring the base (promotion times: alias_lines)."""
     seen: dict[str, list[DriftRun]] = {}
     for run in reversed(history.runs):  # oldest first
         if run.model_version:

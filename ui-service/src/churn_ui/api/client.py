@@ -18,13 +18,14 @@ from pydantic import BaseModel, ValidationError
 from churn_ui.api.errors import (
     ApiError,
     ApiNotFoundError,
+    ApiNotReadyError,
     ApiProtocolError,
     ApiTimeoutError,
     ApiUnreachableError,
     error_for,
     field_errors,
 )
-from churn_ui.api.health_models import DriftHistory, PerformanceHistory
+from churn_ui.api.health_models import DriftHistory, ModelsView, PerformanceHistory
 from churn_ui.api.models import (
     BatchResult,
     CallListPage,
@@ -152,6 +153,18 @@ class ChurnApiClient:
     def performance(self) -> PerformanceHistory:
         """`GET /monitoring/performance`: realized performance per model version and month."""
         return self._monitoring(PerformanceHistory, "/monitoring/performance")
+
+    def models(self) -> ModelsView:
+        """`GET /monitoring/models`: the served model, the registry's champion, challenger and
+        previous champion with when and why each got its alias."""
+        try:
+            return self._monitoring(ModelsView, "/monitoring/models")
+        except ApiNotReadyError as exc:  # this route's 503: the registry, not the model
+            raise ApiNotReadyError(
+                "The scoring service cannot reach the MLflow model registry right now; scoring "
+                "still works with the model it holds. Try again shortly.",
+                exc.status,
+            ) from exc
 
     def _monitoring(self, model: type[M], path: str, params: dict[str, str] | None = None) -> M:
         try:

@@ -1,6 +1,7 @@
 """The monitoring routes' JSON bodies as pydantic models: `GET /monitoring/drift` (batch drift of
 the latest scoring runs against the served model's training reference) and
-`GET /monitoring/performance` (realized performance from ingested outcomes)."""
+`GET /monitoring/performance` (realized performance from ingested outcomes) and
+`GET /monitoring/models` (the served model and the registry's champion and challenger)."""
 
 from __future__ import annotations
 
@@ -96,3 +97,50 @@ class PerformanceHistory(_Model):
     roc_auc_drop_alert: float = 0.05
     model_version: str | None = None  # the served model's
     computed_at: str | None = None  # the latest outcomes ingest's computation
+
+
+class ServedModel(_Model):
+    """The version the scoring service serves, the alias it loaded it by (None: a local folder)
+    and whether it is a fallback rather than the verified champion."""
+
+    version: str
+    alias: str | None = None
+    degraded: bool = False
+
+
+class AliasHeld(_Model):
+    """A version holding `champion` or `challenger`: since when and why (the gate's reason)."""
+
+    version: str
+    since: str | None = None
+    reason: str | None = None
+    created_at: str | None = None  # when the version was registered
+
+
+class PreviousChampion(_Model):
+    """The version `previous-champion` points to: when and by which version it was replaced."""
+
+    version: str
+    replaced_at: str | None = None
+    replaced_by: str | None = None
+    created_at: str | None = None
+
+
+class RegistryAliases(_Model):
+    """The registry's aliases of the model (None: not set)."""
+
+    model_config = ConfigDict(extra="ignore", protected_namespaces=(), populate_by_name=True)
+
+    champion: AliasHeld | None = None
+    challenger: AliasHeld | None = None
+    previous_champion: PreviousChampion | None = Field(None, alias="previous-champion")
+
+
+class ModelsView(_Model):
+    """`GET /monitoring/models`: the served model and the registry's aliases (None when the
+    service loads a local folder, MODEL_URI, and uses no registry)."""
+
+    model_name: str
+    registry: str | None = None
+    served: ServedModel | None = None
+    aliases: RegistryAliases | None = None

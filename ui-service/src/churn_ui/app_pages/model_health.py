@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from churn_ui.api.errors import ApiError
-from churn_ui.api.health_models import DriftHistory, PerformanceHistory
+from churn_ui.api.errors import ApiError, ApiNotFoundError
+from churn_ui.api.health_models import DriftHistory, ModelsView, PerformanceHistory
 from churn_ui.api.models import ModelInfo
 from churn_ui.connection import client, model_info_or_last
 from churn_ui.error_display import show_error
@@ -18,7 +18,9 @@ from churn_ui.health_charts import (
 )
 from churn_ui.health_view import (
     NO_REFERENCE,
+    NO_REGISTRY,
     TREND_FIELDS,
+    alias_lines,
     drift_frame,
     drift_summary,
     latest_frame,
@@ -42,29 +44,51 @@ from churn_ui.performance_view import (
 DRIFT_RUNS = 20
 
 
+def _registry() -> ModelsView | None:
+    """The registry's aliases, or None (said on the page) when the service cannot give them."""
+    try:
+        return client().models()
+    except ApiNotFoundError:
+        st.caption(
+            "This scoring service does not report the registry's champion and challenger (an "
+            "older version without `GET /monitoring/models`); the MLflow registry holds them."
+        )
+    except ApiError as exc:
+        show_error(exc, "load the registry's champion and challenger")
+    return None
+
+
 def _models(info: ModelInfo | None, drift: DriftHistory | None) -> None:
     st.subheader("Champion and challenger")
-    if info is None:
-        return
-    facts = {
-        "Serving": f"version **{info.version}** of {info.name}"
-        + (f" (alias `{info.alias}`)" if info.alias else " (a local folder, no registry alias)"),
-        "Trained": when_text(info.trained_at),
-        "Loaded by the scoring service": when_text(info.loaded_at),
-    }
-    st.markdown("\n".join(f"- **{k}:** {v}" for k, v in facts.items()))
-    if info.stale:
-        st.warning("The scoring service could not confirm the alias with the registry recently.")
+    if info is not None:
+        facts = {
+            "Serving": f"version **{info.version}** of {info.name}"
+            + (
+                f" (alias `{info.alias}`)" if info.alias else " (a local folder, no registry alias)"
+            ),
+            "Trained": when_text(info.trained_at),
+            "Loaded by the scoring service": when_text(info.loaded_at),
+        }
+        st.markdown("\n".join(f"- **{k}:** {v}" for k, v in facts.items()))
+        if info.stale:
+            st.warning(
+                "The scoring service could not confirm the alias with the registry recently."
+            )
+    view = _registry()
+    if view is not None and view.aliases is None:
+        st.caption(NO_REGISTRY)
+    elif view is not None:
+        st.markdown("\n".join(f"- {line}" for line in alias_lines(view)))
+        if view.served is not None and view.served.degraded:
+            st.warning(
+                f"Serving version {view.served.version} as a fallback: the champion could not "
+                "be served (see the scoring service's /health/ready)."
+            )
     if drift is not None and (versions := versions_in_service(drift)):
         listed = "the latest run" if len(drift.runs) == 1 else f"the last {len(drift.runs)} runs"
         st.markdown(
             f"**Versions that scored the customer base** ({listed}): " + "; ".join(versions) + "."
         )
-    st.caption(
-        "The scoring service does not report the challenger nor when each version was promoted; "
-        "the MLflow registry holds them (aliases `champion` and `challenger`, the version tag "
-        "`champion_since`)."
-    )
 
 
 def _drift(history: DriftHistory) -> None:
