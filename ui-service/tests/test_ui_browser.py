@@ -1,7 +1,8 @@
 """End to end in a real browser: `churn-ui` (real Streamlit) -> live `churn-api` -> real model,
 and its customer store (a SQLite file holding the IBM base scored by `churn-score run`): the
 call list shows ranked customers, opening one shows its reasons, the what-if changes the score;
-Model health draws the drift that run stored and names the serving champion.
+Model health (against an API serving the registry's champion over its own store) draws the
+drift that run stored and names the champion and since when it is champion.
 
 Debian's chromium is driven by Playwright through `executable_path` (no `playwright install`).
 When /usr/bin/chromium is missing the test installs it with apt-get (root only) and skips,
@@ -24,7 +25,7 @@ from testkit import free_port, start_process, stop_process, wait_http
 
 from churn_ui.api.client import ChurnApiClient
 from churn_ui.api.errors import ApiNotFoundError
-from churn_ui.health_view import run_label
+from churn_ui.health_view import run_label, when_text
 from churn_ui.wording import pct, reason_text
 
 pytestmark = pytest.mark.e2e
@@ -75,6 +76,67 @@ def ui_server(store_api: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
         yield url
     finally:
         stop_process(process)
+
+
+def _clean_env() -> dict[str, str]:
+    drop = ("MODEL_URI", "DATABASE_URL", "MLFLOW_TRACKING_URI", "CHURN_DEV_MODE")
+    return {
+        k: v for k, v in os.environ.items() if k not in drop and not k.startswith(("JWT_", "API_"))
+    }
+
+
+@pytest.fixture(scope="module")
+def registry_ui(
+    mlflow_server: str,
+    trained_model_dir: Path,
+    dataset_csv: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[str, str]]:
+    """(UI URL, API URL): a `churn-api` serving `telco-churn@champion` from the session's MLflow
+    registry (so it knows since when it is champion) over its own SQLite store, filled by
+    `churn-score run` as `make run` fills it, and a `churn-ui` on that API."""
+    root = tmp_path_factory.mktemp("ui-registry")
+    bin_dir = Path(sys.executable).parent
+    database_url = f"sqlite:///{root / 'store.db'}"
+    cmd = [str(bin_dir / "churn-score"), "run", "--customers", str(dataset_csv)]
+    cmd += ["--drop-columns", "Churn", "--model-uri", str(trained_model_dir)]
+    cmd += ["--database-url", database_url, "--no-progress"]
+    done = subprocess.run(
+        cmd, env=_clean_env(), cwd=ROOT, capture_output=True, text=True, timeout=900
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    api_port, ui_port = free_port(), free_port()
+    api_url, ui_url = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{ui_port}/ui"
+    api_env = {
+        "HOST": "127.0.0.1",
+        "PORT": str(api_port),
+        "CHURN_DEV_MODE": "true",
+        "MODEL_CACHE_DIR": str(root / "cache"),
+        "MODEL_REFRESH_SECONDS": "0",
+        "MLFLOW_TRACKING_URI": mlflow_server,
+        "DATABASE_URL": database_url,
+    }
+    processes = []
+    try:
+        with (root / "api.log").open("wb") as log:
+            processes.append(
+                subprocess.Popen(
+                    [str(bin_dir / "churn-api")],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env=_clean_env() | api_env,
+                    start_new_session=True,
+                    cwd=ROOT,
+                )
+            )
+        wait_http(f"{api_url}/health/ready", processes[0], timeout=120)
+        ui_env = {"API_BASE_URL": api_url, "HOST": "127.0.0.1", "PORT": str(ui_port)}
+        processes.append(start_process([str(bin_dir / "churn-ui")], root / "ui.log", ui_env))
+        wait_http(f"{ui_url}/_stcore/health", processes[1], timeout=120)
+        yield ui_url, api_url
+    finally:
+        for process in processes:
+            stop_process(process)
 
 
 def test_ui_browser_scores_a_customer(ui_server: str, store_api: str) -> None:
@@ -191,18 +253,23 @@ def test_ui_browser_call_list_customer_and_what_if(ui_server: str, store_api: st
     assert f"{expected.delta * 100:+.1f} points" in whatif_body
 
 
-def test_ui_browser_model_health(ui_server: str, store_api: str) -> None:
+def test_ui_browser_model_health(registry_ui: tuple[str, str]) -> None:
     """Model health against the live API: the drift of the run `churn-score run` stored when it
-    filled the store, drawn per field, and the serving champion."""
+    filled the store, drawn per field, and the registry's champion with since when."""
     from playwright.sync_api import sync_playwright
 
-    api = ChurnApiClient(store_api, timeout=60)
+    ui_server, api_url = registry_ui
+    api = ChurnApiClient(api_url, timeout=60)
     try:
         history = api.drift()
     except ApiNotFoundError:
         pytest.skip("this churn-api has no /monitoring routes registered yet")
     assert history.runs, "churn-score run stored no drift report"
     info = api.model_info()
+    view = api.models()
+    assert view.aliases is not None and view.aliases.champion is not None
+    champion = view.aliases.champion
+    assert champion.since, "the training job tagged no champion_since"
     chromium = ensure_chromium()
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
@@ -230,7 +297,12 @@ def test_ui_browser_model_health(ui_server: str, store_api: str) -> None:
 
     assert "Traceback" not in body
     assert f"Serving: version {info.version} of {info.name}" in body
-    assert (info.alias or "a local folder") in body
+    assert info.alias == "champion" and "(alias champion)" in body
+    # The champion's version and since when, from the version tag the training job wrote.
+    since = when_text(champion.since)
+    assert since != champion.since  # parsed, shown as '30 November 2026, 10:41 UTC'
+    assert f"Champion: version {champion.version}, champion since {since}." in body
+    assert "Challenger:" in body and "Previous champion:" in body
     # The latest run's drift per field, with the watch and drift limits drawn.
     assert "Contract" in chart_text and "Months as a customer" in chart_text
     limits = history.thresholds
