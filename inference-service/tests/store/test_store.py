@@ -29,7 +29,7 @@ def test_migrate_on_an_empty_database_then_again_is_a_no_op(store_url: str) -> N
     assert {"customers", "scores", "scoring_runs", "alembic_version"} <= tables
     migrate(store_url)  # at head already
     with engine.connect() as conn:
-        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").all() == [("0001",)]
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").all() == [("0002",)]
     names = {i["name"] for i in inspect(engine).get_indexes("customers")}
     assert {"ix_customers_expected_value", "ix_customers_band_expected_value"} <= names
     engine.dispose()

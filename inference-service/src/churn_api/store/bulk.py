@@ -23,7 +23,7 @@ from sqlalchemy.exc import DBAPIError
 from churn_api.store.schema import customers, scores
 
 if TYPE_CHECKING:
-    from churn_api.store.writes import RunRecord, ScoredRows
+    from churn_api.store.records import RunRecord, ScoredRows
 
 CUSTOMER_COLUMNS = tuple(c.name for c in customers.columns)
 SCORE_COLUMNS = tuple(c.name for c in scores.columns if c.name != "id")
