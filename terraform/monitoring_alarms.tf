@@ -19,8 +19,13 @@ locals {
     aws_cloudwatch_metric_alarm.score_drift.arn,
     aws_cloudwatch_metric_alarm.realized_performance_drop.arn,
   ]
-  # churn-train's arguments for a retraining (the trainer image's entrypoint is churn-train).
-  retrain_command = var.retrain_data_source == "" ? [] : ["--data", var.retrain_data_source]
+  # churn-train's arguments for a retraining (the trainer image's entrypoint is churn-train). An
+  # alarm carries no MLflow run id: `latest` tags the gate's decision on the newest monitoring
+  # run, the report the alarm saw.
+  retrain_command = concat(
+    ["--monitoring-run-id", "latest"],
+    var.retrain_data_source == "" ? [] : ["--data", var.retrain_data_source],
+  )
 }
 
 resource "aws_cloudwatch_metric_alarm" "feature_drift" {

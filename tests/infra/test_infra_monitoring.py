@@ -113,10 +113,11 @@ def test_a_drift_or_performance_alarm_starts_the_trainer_task(root: Module) -> N
     assert transformer["input_paths"] == {"alarm": "$.detail.alarmName"}
     template = transformer["input_template"]
     assert '"trainer"' in template and "RETRAIN_ALARM" in template and "<alarm>" in template
-    # The retraining's arguments: --data of the latest labelled snapshot when one is set.
-    assert root.locals["retrain_command"] == (
-        '${var.retrain_data_source == "" ? [] : ["--data", var.retrain_data_source]}'
-    )
+    # The retraining's arguments: the decision goes on the newest monitoring run (the alarm
+    # carries no run id), --data of the latest labelled snapshot when one is set.
+    command = root.locals["retrain_command"]
+    assert '["--monitoring-run-id", "latest"]' in command
+    assert '["--data", var.retrain_data_source]' in command
     assert root.modules["trainer"]["name"] == "trainer"  # the container the override names
 
 

@@ -4,6 +4,7 @@ on the monitoring run; a failed retraining says so there too; a bad run id costs
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -83,6 +84,19 @@ def test_the_monitoring_run_is_checked_before_anything(store: str) -> None:
         retrain.check_monitoring_run(store, "0123456789abcdef")
     with pytest.raises(retrain.RetrainError, match="cannot tag monitoring run"):
         retrain.record_failure(store, "0123456789abcdef", "x")
+
+
+def test_latest_is_the_newest_monitoring_run(tmp_path: Path) -> None:
+    """What an alarm starts: it carries no run id, the newest monitoring run raised it."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    MlflowClient(uri).create_experiment(MONITORING)
+    with pytest.raises(retrain.UnknownRunError, match="has no run"):
+        retrain.resolve_monitoring_run(uri, "latest")
+    _run(uri)
+    time.sleep(0.01)  # start times are milliseconds
+    newest = _run(uri)
+    assert retrain.resolve_monitoring_run(uri, "latest") == newest
+    assert retrain.resolve_monitoring_run(uri, "0123456789abcdef") == "0123456789abcdef"
 
 
 def test_cli_refuses_a_monitoring_run_without_publishing(

@@ -66,7 +66,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--monitoring-run-id",
         metavar="RUN",
         help="the monitoring run that asked for this retraining: the promotion gate's decision "
-        "and reason are tagged on it (retrain.decision, retrain.reason, retrain.model_version)",
+        "and reason are tagged on it (retrain.decision, retrain.reason, retrain.model_version); "
+        "'latest' = the newest run of the experiment telco-churn-monitoring (what an alarm saw)",
     )
     parser.add_argument("--fetch-only", action="store_true", help="download and verify the data")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -167,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_publish:
             publish.check_tracking_server(settings.tracking_uri or "")
         if monitoring_run:
+            monitoring_run = retrain.resolve_monitoring_run(settings.tracking_uri, monitoring_run)
             retrain.check_monitoring_run(settings.tracking_uri, monitoring_run)
         dataset = load_dataset(settings.data_source, settings.cache_dir)
     except DataError as exc:

@@ -35,6 +35,35 @@ def _client(tracking_uri: str | None) -> MlflowClient:
     return MlflowClient(tracking_uri or None)
 
 
+MONITORING_EXPERIMENT = "telco-churn-monitoring"
+LATEST = "latest"
+
+
+def resolve_monitoring_run(tracking_uri: str | None, run_id: str) -> str:
+    """`latest` -> the newest run of the monitoring experiment; any other id as given.
+
+    An alarm (CloudWatch, Alertmanager) carries no MLflow run id, but the run that raised it is
+    the newest one: churn-score logs a monitoring run for every scoring and outcomes ingest.
+    """
+    if run_id != LATEST:
+        return run_id
+    client = _client(tracking_uri)
+    try:
+        experiment = client.get_experiment_by_name(MONITORING_EXPERIMENT)
+        runs = (
+            client.search_runs(
+                [experiment.experiment_id], order_by=["attributes.start_time DESC"], max_results=1
+            )
+            if experiment is not None
+            else []
+        )
+    except (MlflowException, requests.RequestException) as exc:
+        raise RetrainError(f"cannot read the experiment {MONITORING_EXPERIMENT!r}: {exc}") from exc
+    if not runs:
+        raise UnknownRunError(f"--monitoring-run-id latest: {MONITORING_EXPERIMENT!r} has no run")
+    return str(runs[0].info.run_id)
+
+
 def check_monitoring_run(tracking_uri: str | None, run_id: str) -> str:
     """The monitoring run's experiment name; RetrainError when the run does not exist.
 
