@@ -48,12 +48,14 @@ format: setup ## Apply ruff fixes and formatting
 	@$(RUN) ruff check --fix .
 	@$(RUN) ruff format .
 
-bench: setup ## Run the benchmarks (they print figures; serving needs wrk and taskset)
+bench: setup ## Run the benchmarks (they print figures; serving and lookups need wrk and taskset)
 	@command -v wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk; }
 	@$(RUN) python benchmarks/train_bench.py
 	@$(RUN) python benchmarks/serve_bench.py
 	@$(RUN) python benchmarks/hostile_bench.py
 	@$(RUN) python benchmarks/pyfunc_bench.py
+	@$(RUN) python benchmarks/score_bench.py
+	@$(RUN) python benchmarks/lookup_bench.py
 
 clean: ## Remove caches, local MLflow data and the virtualenv
 	rm -rf .venv .cache .pytest_cache .ruff_cache
