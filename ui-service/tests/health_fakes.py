@@ -6,10 +6,18 @@ without a store or, for the models, without MLflow; 422 on a bad `runs`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 from store_fakes import FakeStore
+from streamlit.testing.v1 import AppTest
+
+import churn_ui
+
+APP = str(Path(churn_ui.__file__).with_name("app.py"))
+HEALTH_PAGE = "app_pages/model_health.py"
 
 THRESHOLDS = {"field_psi_watch": 0.1, "field_psi_drift": 0.2, "score_psi_drift": 0.1}
 SCORE_EDGES = [0.1 * i for i in range(1, 10)]
@@ -164,3 +172,19 @@ class HealthStore(FakeStore):
                 "overall": overall,
             }
         return 404, {"detail": "Not Found"}
+
+
+def open_health_page(monkeypatch: pytest.MonkeyPatch, url: str) -> AppTest:
+    """The console through AppTest against the API at `url`, switched to Model health."""
+    monkeypatch.setenv("API_BASE_URL", url)
+    monkeypatch.setenv("CONNECT_RETRIES", "0")
+    for name in ("API_TOKEN", "API_PREDICT_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    return at.switch_page(HEALTH_PAGE).run()
+
+
+def page_texts(at: AppTest) -> str:
+    """Every text element's value, one per line."""
+    kinds = ("markdown", "caption", "error", "warning", "info", "success")
+    return "\n".join(str(e.value) for kind in kinds for e in getattr(at, kind))

@@ -6,17 +6,12 @@ live `churn-api` whose store `churn-score run` filled is in test_ui_browser.py."
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from health_fakes import HealthStore
+from health_fakes import APP, HEALTH_PAGE, HealthStore, open_health_page, page_texts
 from store_fakes import sample_customers, serve_store
 from streamlit.testing.v1 import AppTest
 
-import churn_ui
-
-APP = str(Path(churn_ui.__file__).with_name("app.py"))
-PAGE = "app_pages/model_health.py"
 pytestmark = pytest.mark.integration
 
 
@@ -29,20 +24,6 @@ def store() -> HealthStore:
 def store_url(store: HealthStore) -> Iterator[str]:
     with serve_store(store) as url:
         yield url
-
-
-def _page(monkeypatch: pytest.MonkeyPatch, url: str) -> AppTest:
-    monkeypatch.setenv("API_BASE_URL", url)
-    monkeypatch.setenv("CONNECT_RETRIES", "0")
-    for name in ("API_TOKEN", "API_PREDICT_SECRET"):
-        monkeypatch.delenv(name, raising=False)
-    at = AppTest.from_file(APP, default_timeout=60).run()
-    return at.switch_page(PAGE).run()
-
-
-def _texts(at: AppTest) -> str:
-    kinds = ("markdown", "caption", "error", "warning", "info", "success")
-    return "\n".join(str(e.value) for kind in kinds for e in getattr(at, kind))
 
 
 def _chart_data(at: AppTest) -> list[str]:
@@ -66,7 +47,7 @@ def _monitoring_paths(store: HealthStore) -> list[str]:
 def test_ui_model_health_draws_drift_score_and_performance(
     monkeypatch: pytest.MonkeyPatch, store: HealthStore, store_url: str
 ) -> None:
-    at = _page(monkeypatch, store_url)
+    at = open_health_page(monkeypatch, store_url)
     assert not at.exception
     assert [t.value for t in at.title] == ["Model health"]
     assert _monitoring_paths(store) == [
@@ -74,7 +55,7 @@ def test_ui_model_health_draws_drift_score_and_performance(
         "/monitoring/models",
         "/monitoring/performance",
     ]
-    text = _texts(at)
+    text = page_texts(at)
     assert "**Serving:** version **7** of telco-churn" in text
     assert "**Champion:** version **7**, champion since 02 October 2026, 08:00 UTC." in text
     assert (
@@ -108,7 +89,7 @@ def test_ui_model_health_empty_states(
     monkeypatch: pytest.MonkeyPatch, store: HealthStore, store_url: str
 ) -> None:
     store.runs, store.performance, store.reference_score = [], [], None
-    at = _page(monkeypatch, store_url)
+    at = open_health_page(monkeypatch, store_url)
     assert not at.exception
     infos = [str(i.value) for i in at.info]
     assert any(i.startswith("No scoring run yet") and "churn-score run" in i for i in infos)
@@ -123,8 +104,8 @@ def test_ui_model_health_without_reference_or_score_shares(
     monkeypatch: pytest.MonkeyPatch, store: HealthStore, store_url: str
 ) -> None:
     store.runs = [{k: v for k, v in r.items() if k != "score_frequencies"} for r in store.runs[:1]]
-    at = _page(monkeypatch, store_url)
-    text = _texts(at)
+    at = open_health_page(monkeypatch, store_url)
+    text = page_texts(at)
     assert "No scoring run of the served model (version 7) carries" in text
     assert "One scoring run so far: the trend over runs appears from the second." in text
     assert "**Versions that scored the customer base** (the latest run): version 7" in text
@@ -132,7 +113,7 @@ def test_ui_model_health_without_reference_or_score_shares(
     assert "Training reference" in data and "Scoring run" not in data
 
     store.reference_score = None
-    at = _page(monkeypatch, store_url)
+    at = open_health_page(monkeypatch, store_url)
     assert any("carries no training reference" in str(i.value) for i in at.info)
 
 
@@ -140,7 +121,7 @@ def test_ui_model_health_says_what_failed(
     monkeypatch: pytest.MonkeyPatch, store: HealthStore, store_url: str
 ) -> None:
     store.monitoring = False  # an API from before the monitoring routes
-    at = _page(monkeypatch, store_url)
+    at = open_health_page(monkeypatch, store_url)
     assert not at.exception
     errors = [str(e.value) for e in at.error]
     assert errors == [
@@ -150,10 +131,10 @@ def test_ui_model_health_says_what_failed(
         "pages: it may be an older version without them.",
     ]
     # The champion is still shown: it comes from GET /model.
-    assert "**Serving:** version **7**" in _texts(at)
+    assert "**Serving:** version **7**" in page_texts(at)
 
     store.monitoring, store.state = True, "unavailable"
-    at = _page(monkeypatch, store_url)
+    at = open_health_page(monkeypatch, store_url)
     warnings = [str(w.value) for w in at.warning]
     assert any(
         w.startswith("Could not load the drift reports. The customer store") for w in warnings
@@ -168,5 +149,5 @@ def test_ui_model_health_is_hidden_without_a_store(
     monkeypatch.setenv("CONNECT_RETRIES", "0")
     at = AppTest.from_file(APP, default_timeout=60).run()
     with pytest.raises(Exception, match="model_health"):
-        at.switch_page(PAGE).run()
+        at.switch_page(HEALTH_PAGE).run()
     assert not _monitoring_paths(store)

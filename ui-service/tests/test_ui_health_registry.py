@@ -6,17 +6,21 @@ each alias with since when and why, each empty state, MODEL_URI, MLflow down, an
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import jwt
 import pytest
 import requests
-from health_fakes import CHALLENGER, CHAMPION, HealthStore, models_view
+from health_fakes import (
+    CHALLENGER,
+    CHAMPION,
+    HealthStore,
+    models_view,
+    open_health_page,
+    page_texts,
+)
 from store_fakes import sample_customers, serve_store
-from streamlit.testing.v1 import AppTest
 from ui_fakes import FAKE_URL, FakeTransport
 
-import churn_ui
 from churn_ui.api.client import ChurnApiClient
 from churn_ui.api.errors import ApiNotFoundError, ApiNotReadyError
 from churn_ui.api.health_models import ModelsView
@@ -24,8 +28,6 @@ from churn_ui.api.tokens import TokenSource
 from churn_ui.health_view import REASON_CHARS, alias_lines
 
 SECRET = "a-generated-looking-predict-secret-0123456789"
-APP = str(Path(churn_ui.__file__).with_name("app.py"))
-PAGE = "app_pages/model_health.py"
 
 
 @pytest.fixture
@@ -115,27 +117,13 @@ def store_url(store: HealthStore) -> Iterator[str]:
         yield url
 
 
-def _page(monkeypatch: pytest.MonkeyPatch, url: str) -> AppTest:
-    monkeypatch.setenv("API_BASE_URL", url)
-    monkeypatch.setenv("CONNECT_RETRIES", "0")
-    for name in ("API_TOKEN", "API_PREDICT_SECRET"):
-        monkeypatch.delenv(name, raising=False)
-    at = AppTest.from_file(APP, default_timeout=60).run()
-    return at.switch_page(PAGE).run()
-
-
-def _texts(at: AppTest) -> str:
-    kinds = ("markdown", "caption", "error", "warning", "info", "success")
-    return "\n".join(str(e.value) for kind in kinds for e in getattr(at, kind))
-
-
 @pytest.mark.integration
 def test_ui_model_health_shows_champion_challenger_and_previous(
     monkeypatch: pytest.MonkeyPatch, store: HealthStore, store_url: str
 ) -> None:
-    at = _page(monkeypatch, store_url)
+    at = open_health_page(monkeypatch, store_url)
     assert not at.exception
-    text = _texts(at)
+    text = page_texts(at)
     assert "- **Champion:** version **7**, champion since 02 October 2026, 08:00 UTC." in text
     assert "**Challenger:** version **8**, challenger since 16 November 2026, 06:30 UTC." in text
     assert "**Previous champion:** version **6**, replaced by version 7 on 02 October" in text
@@ -148,19 +136,19 @@ def test_ui_model_health_registry_empty_states(
     monkeypatch: pytest.MonkeyPatch, store: HealthStore, store_url: str
 ) -> None:
     store.models = models_view(CHAMPION, None, None)
-    text = _texts(_page(monkeypatch, store_url))
+    text = page_texts(open_health_page(monkeypatch, store_url))
     assert "**Challenger:** none: the promotion gate has not turned down" in text
     assert "**Previous champion:** none: the champion has not been replaced yet." in text
 
     store.models = {"model_name": "telco-churn", "registry": "not used (MODEL_URI)",
                     "served": {"version": "local-1", "alias": None, "degraded": False},
                     "aliases": None}  # fmt: skip
-    text = _texts(_page(monkeypatch, store_url))
+    text = page_texts(open_health_page(monkeypatch, store_url))
     assert "local model folder (MODEL_URI)" in text and "**Champion:**" not in text
 
     store.models = models_view() | {"served": {"version": "6", "alias": "previous-champion",
                                                "degraded": True}}  # fmt: skip
-    at = _page(monkeypatch, store_url)
+    at = open_health_page(monkeypatch, store_url)
     assert any("Serving version 6 as a fallback" in str(w.value) for w in at.warning)
 
 
@@ -169,7 +157,7 @@ def test_ui_model_health_registry_failures_in_plain_words(
     monkeypatch: pytest.MonkeyPatch, store: HealthStore, store_url: str
 ) -> None:
     store.models = "down"
-    at = _page(monkeypatch, store_url)
+    at = open_health_page(monkeypatch, store_url)
     assert not at.exception
     warnings = [str(w.value) for w in at.warning]
     assert any(
@@ -177,9 +165,9 @@ def test_ui_model_health_registry_failures_in_plain_words(
                      "service cannot reach the MLflow model registry") for w in warnings
     ), warnings  # fmt: skip
     # The rest of the page still draws.
-    assert "**1 field(s) drifted**" in _texts(at)
+    assert "**1 field(s) drifted**" in page_texts(at)
 
     store.models = None  # an API from before GET /monitoring/models
-    at = _page(monkeypatch, store_url)
+    at = open_health_page(monkeypatch, store_url)
     assert not at.exception and not at.error
-    assert "does not report the registry's champion and challenger" in _texts(at)
+    assert "does not report the registry's champion and challenger" in page_texts(at)
