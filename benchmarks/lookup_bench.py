@@ -211,19 +211,11 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
     args = parser.parse_args()
     sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "scripts"), str(ROOT / "benchmarks")]
-    from serve_bench import api_only_bin, cpu_seconds, start
+    from serve_bench import api_only_bin, cpu_seconds, signing_keys, start
     from testkit import free_port, fresh_database, start_postgres
 
     work = Path(tempfile.mkdtemp(prefix="lookup-bench-"))
-    subprocess.run(
-        [str(BIN / "churn-train"), "keygen", "--out", str(work / "keys")],
-        check=True,
-        capture_output=True,
-    )
-    keys = {
-        "MODEL_SIGNING_KEY_FILE": str(work / "keys" / "signing-key.pem"),
-        "MODEL_PUBLIC_KEYS_FILE": str(work / "keys" / "signing-key.pub.pem"),
-    }
+    keys = signing_keys(work / "keys")
     model_dir = args.model_dir
     if model_dir is None:
         model_dir = work / "model"

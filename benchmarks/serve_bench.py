@@ -272,6 +272,17 @@ def batch_latency(
     return {"median_ms": statistics.median(times), "best_ms": times[0], "worst_ms": times[-1]}
 
 
+def signing_keys(folder: Path) -> dict[str, str]:
+    """A fresh key pair (churn-train keygen) as the trainer's and the API's settings."""
+    subprocess.run(
+        [str(BIN / "churn-train"), "keygen", "--out", str(folder)], check=True, capture_output=True
+    )
+    return {
+        "MODEL_SIGNING_KEY_FILE": str(folder / "signing-key.pem"),
+        "MODEL_PUBLIC_KEYS_FILE": str(folder / "signing-key.pub.pem"),
+    }
+
+
 def main() -> None:
     """Run the comparison and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -306,17 +317,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="serve-bench-"))
     # The API serves signed models only: the trainer signs with the private half, the API
     # verifies with the public one (a --model-dir must come with MODEL_PUBLIC_KEYS[_FILE]).
-    keys: dict[str, str] = {}
-    if "MODEL_SIGNING_KEY_FILE" not in os.environ:
-        subprocess.run(
-            [str(BIN / "churn-train"), "keygen", "--out", str(work / "keys")],
-            check=True,
-            capture_output=True,
-        )
-        keys = {
-            "MODEL_SIGNING_KEY_FILE": str(work / "keys" / "signing-key.pem"),
-            "MODEL_PUBLIC_KEYS_FILE": str(work / "keys" / "signing-key.pub.pem"),
-        }
+    keys = {} if "MODEL_SIGNING_KEY_FILE" in os.environ else signing_keys(work / "keys")
     model_dir = args.model_dir
     if model_dir is None:
         model_dir = work / "model"
