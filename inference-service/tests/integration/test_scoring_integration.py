@@ -40,6 +40,26 @@ def run_json(*args: str, capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
     return json.loads(out)  # type: ignore[no-any-return]
 
 
+def on_local_dask(dataset_csv: Path, model_dir: Path, url: str) -> list[str]:
+    """`churn-score run` arguments: the IBM base, reasons for all, on a 2-worker LocalCluster."""
+    return [
+        "--customers",
+        str(dataset_csv),
+        "--model-uri",
+        str(model_dir),
+        "--database-url",
+        url,
+        "--drop-columns",
+        "Churn",
+        "--reasons",
+        "all",
+        "--partition-rows",
+        "1000",
+        "--scheduler",
+        "local:2",
+    ]
+
+
 def stored(url: str) -> dict[str, dict[str, Any]]:
     """customer id -> its latest score and attributes."""
     engine = create_engine(url)
@@ -120,20 +140,7 @@ def test_dask_with_two_workers_gives_the_in_process_scores(
     local_url, _ = ibm_scored
     url = f"sqlite:///{tmp_path / 'dask.db'}"
     summary = run_json(
-        "--customers",
-        str(dataset_csv),
-        "--model-uri",
-        str(trained_model_dir),
-        "--database-url",
-        url,
-        "--drop-columns",
-        "Churn",
-        "--reasons",
-        "all",
-        "--partition-rows",
-        "1000",
-        "--scheduler",
-        "local:2",
+        *on_local_dask(dataset_csv, trained_model_dir, url),
         capsys=capsys,
     )
     assert summary["engine"] == "dask" and summary["rows_scored"] == 7043
@@ -327,20 +334,7 @@ def test_dask_workers_can_write_to_postgres_themselves(
 ) -> None:
     url = testkit.fresh_database(postgres_url)
     summary = run_json(
-        "--customers",
-        str(dataset_csv),
-        "--model-uri",
-        str(trained_model_dir),
-        "--database-url",
-        url,
-        "--drop-columns",
-        "Churn",
-        "--reasons",
-        "all",
-        "--partition-rows",
-        "1000",
-        "--scheduler",
-        "local:2",
+        *on_local_dask(dataset_csv, trained_model_dir, url),
         "--workers-write",
         capsys=capsys,
     )
