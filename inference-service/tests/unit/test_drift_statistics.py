@@ -10,7 +10,7 @@ import pytest
 from scipy import stats
 
 from churn_api import drift
-from churn_api.reference import Reference
+from churn_api.reference import CategoricalReference, Reference
 
 UNIFORM = [float(q) for q in range(101)]  # percentiles of a uniform 0..100
 
@@ -170,6 +170,25 @@ def test_categorical_field_psi_and_chi_square_by_hand() -> None:
     chi2 = 2 * (25 / 45 + 25 / 35)
     assert row.statistic == pytest.approx(chi2)
     assert row.p_value == pytest.approx(math.exp(-chi2 / 2))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_chi_square_agrees_with_scipys_contingency_test(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    k = int(rng.integers(2, 8))
+    frequencies = rng.dirichlet(np.ones(k))
+    ref = CategoricalReference(
+        count=5000,
+        missing_rate=0.0,
+        categories=[f"c{i}" for i in range(k)],
+        frequencies=[float(f) for f in frequencies],
+    )
+    counts = rng.multinomial(3000, rng.dirichlet(np.ones(k))).astype(np.float64)
+    statistic, p_value = drift.chi_square(ref, counts)
+    table = np.vstack([np.round(frequencies * 5000), counts])
+    expected = stats.chi2_contingency(table, correction=False)
+    assert statistic == pytest.approx(expected.statistic, rel=1e-12)
+    assert p_value == pytest.approx(expected.pvalue, rel=1e-9, abs=1e-300)
 
 
 def test_unseen_categories_are_counted_not_crashed_on() -> None:
