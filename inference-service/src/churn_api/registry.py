@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from churn_api.bundle import ModelRejectedError, find_bundle
+from churn_api.mlflow_artifacts import UnsafeArtifactError, download_version
+from churn_api.mlflow_rest import MlflowRest, RegistryUnavailableError
 from churn_api.settings import Settings
+
+__all__ = ["AliasTarget", "Registry", "RegistryUnavailableError", "short"]
 
 
 @dataclass(frozen=True)
@@ -25,10 +27,6 @@ class AliasTarget:
 
     version: str
     run_id: str | None
-
-
-class RegistryUnavailableError(Exception):
-    """MLflow could not be reached or did not answer."""
 
 
 class Registry:
@@ -42,26 +40,35 @@ class Registry:
         else:
             uri_key = "default"
         self.cache_root = settings.model_cache_dir / uri_key / settings.model_name
+        self._client: MlflowRest | None = None
 
-    def _client(self) -> Any:
-        # Bound MLflow's own retries (default: minutes of backoff) so "down" is noticed quickly.
-        os.environ.setdefault(
-            "MLFLOW_HTTP_REQUEST_MAX_RETRIES", str(self.settings.mlflow_http_max_retries)
-        )
-        os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(self.settings.mlflow_http_timeout))
-        from mlflow.tracking import MlflowClient  # imported lazily: only the registry needs it
+    @property
+    def client(self) -> MlflowRest:
+        """The REST client of the tracking server (RegistryUnavailableError if not configured)."""
+        if self._client is None:
+            if not self.settings.mlflow_tracking_uri:
+                raise RegistryUnavailableError(
+                    "MLFLOW_TRACKING_URI is not set (set it, or MODEL_URI for a local model)"
+                )
+            self._client = MlflowRest(
+                self.settings.mlflow_tracking_uri,
+                timeout=self.settings.mlflow_http_timeout,
+                max_retries=self.settings.mlflow_http_max_retries,
+            )
+        return self._client
 
-        return MlflowClient(tracking_uri=self.settings.mlflow_tracking_uri)
+    @client.setter
+    def client(self, value: MlflowRest) -> None:
+        self._client = value
 
     def resolve(self, alias: str) -> AliasTarget | None:
         """The version an alias points at; None if the alias does not exist."""
-        try:
-            mv = self._client().get_model_version_by_alias(self.name, alias)
-        except Exception as exc:
-            if _is_missing(exc):
-                return None
-            raise RegistryUnavailableError(short(exc)) from exc
-        return AliasTarget(version=str(mv.version), run_id=mv.run_id)
+        found = self.client.version_by_alias(self.name, alias)
+        if found is None:
+            return None
+        if not found.version.isdigit():  # it names a cache folder: never a path
+            raise RegistryUnavailableError(f"alias {alias}: invalid version {found.version[:40]!r}")
+        return AliasTarget(found.version, found.run_id)
 
     def cached(self, version: str) -> Path | None:
         """The cache folder of a completely downloaded version, if any."""
@@ -76,15 +83,15 @@ class Registry:
         final = self.cache_root / target.version
         if (final / ".complete").exists():
             return final
-        import mlflow.artifacts
-
         self.cache_root.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.version}-", dir=self.cache_root))
         try:
-            mlflow.artifacts.download_artifacts(
-                artifact_uri=f"models:/{self.name}/{target.version}",
-                dst_path=str(tmp),
-                tracking_uri=self.settings.mlflow_tracking_uri,
+            download_version(
+                self.client,
+                self.name,
+                target.version,
+                tmp,
+                max_bytes=self.settings.mlflow_max_download_bytes,
             )
             find_bundle(tmp)
             (tmp / ".complete").write_text(json.dumps({"run_id": target.run_id}))
@@ -94,6 +101,9 @@ class Registry:
         except ModelRejectedError:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+        except UnsafeArtifactError as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise ModelRejectedError(f"download of version {target.version}: {exc}") from None
         except Exception as exc:
             shutil.rmtree(tmp, ignore_errors=True)
             raise RegistryUnavailableError(
@@ -125,14 +135,6 @@ class Registry:
         if self.cached(target.version) is None or "/" in target.version:
             return None
         return target
-
-
-def _is_missing(exc: Exception) -> bool:
-    """MLflow's answer for an alias that does not exist (as opposed to a server it cannot reach)."""
-    code = getattr(exc, "error_code", "")
-    return code == "RESOURCE_DOES_NOT_EXIST" or (
-        "not found" in str(exc).lower() and "alias" in str(exc).lower()
-    )
 
 
 def short(exc: BaseException) -> str:

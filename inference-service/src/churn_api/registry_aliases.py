@@ -8,8 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
+from churn_api.mlflow_rest import ModelVersion
 from churn_api.redact import redact
-from churn_api.registry import Registry, RegistryUnavailableError, _is_missing, short
+from churn_api.registry import Registry, RegistryUnavailableError, short
 
 # The training job's alias names (training settings) and the tags it writes on each.
 SINCE_TAGS: dict[str, tuple[str, str]] = {
@@ -37,9 +38,9 @@ def _created_at(millis: Any) -> str | None:
     return datetime.fromtimestamp(millis / 1000, UTC).isoformat(timespec="seconds")
 
 
-def describe(alias: str, version: Any) -> dict[str, str | None]:
-    """One alias's entry from an MLflow ModelVersion (its number, tags and creation time)."""
-    tags: dict[str, str] = getattr(version, "tags", None) or {}
+def describe(alias: str, version: ModelVersion) -> dict[str, str | None]:
+    """One alias's entry from a registry version (its number, tags and creation time)."""
+    tags = version.tags
     entry: dict[str, str | None] = {"version": str(version.version)}
     if alias == PREVIOUS:
         entry["replaced_at"] = _text(tags.get("replaced_at"))
@@ -48,24 +49,26 @@ def describe(alias: str, version: Any) -> dict[str, str | None]:
         since, reason = SINCE_TAGS[alias]
         entry["since"] = _text(tags.get(since))
         entry["reason"] = _text(tags.get(reason))
-    entry["created_at"] = _created_at(getattr(version, "creation_timestamp", None))
+    entry["created_at"] = _created_at(version.creation_timestamp)
     return entry
 
 
 def read_aliases(registry: Registry) -> dict[str, dict[str, str | None] | None]:
-    """Every alias of ALIASES described, None where it is not set; blocking (MLflow calls)."""
-    client = registry._client()  # the model store's own client and settings (timeouts, retries)
-    found: dict[str, dict[str, str | None] | None] = {}
-    for alias in ALIASES:
-        try:
-            version = client.get_model_version_by_alias(registry.name, alias)
-        except Exception as exc:
-            if _is_missing(exc):
-                found[alias] = None
-                continue
-            raise RegistryUnavailableError(redact(short(exc)) or type(exc).__name__) from exc
-        found[alias] = describe(alias, version)
-    return found
+    """Every alias of ALIASES described, None where it is not set; blocking (MLflow calls).
+
+    One read of the model's aliases, then each distinct version with its tags, through the
+    model store's own client (its timeouts, retries and credentials).
+    """
+    try:
+        client = registry.client
+        held = client.alias_versions(registry.name) or {}
+        versions = {
+            number: client.model_version(registry.name, number)
+            for number in dict.fromkeys(held[a] for a in ALIASES if a in held)
+        }
+    except Exception as exc:
+        raise RegistryUnavailableError(redact(short(exc)) or type(exc).__name__) from exc
+    return {a: describe(a, versions[held[a]]) if a in held else None for a in ALIASES}
 
 
 async def read_aliases_async(

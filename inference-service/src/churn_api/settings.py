@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     )
     mlflow_http_timeout: int = Field(10, ge=1)
     mlflow_http_max_retries: int = Field(1, ge=0)
+    mlflow_max_download_bytes: int = Field(
+        512 * 1024 * 1024, ge=1, description="most bytes one model version may download"
+    )
 
     # Authentication (docs/api.md "Authentication"): required unless CHURN_DEV_MODE is on.
     churn_dev_mode: bool = Field(

@@ -8,7 +8,6 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -16,6 +15,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from churn_api.main import create_app
+from churn_api.mlflow_rest import ModelVersion, RegistryUnavailableError
 from churn_api.monitoring_models import ModelsView
 from churn_api.scorer import LoadedModel
 from churn_api.security import mint_token
@@ -26,27 +26,30 @@ SECRET_URL = "http://admin:hunter2@mlflow.internal:5000/api/2.0/mlflow/registere
 CREATED = 1_790_000_000_000  # 2026-09-21T14:13:20+00:00 in milliseconds
 
 
-class AliasMissingError(Exception):
-    error_code = "RESOURCE_DOES_NOT_EXIST"
-
-
 class FakeRegistryClient:
-    """MlflowClient's get_model_version_by_alias over a dict alias -> (version, tags)."""
+    """MlflowRest's alias_versions and model_version over a dict alias -> (version, tags)."""
 
     def __init__(self, aliases: dict[str, tuple[str, dict[str, str]]]) -> None:
         self.aliases = aliases
         self.calls: list[tuple[str, str]] = []
 
-    def get_model_version_by_alias(self, name: str, alias: str) -> SimpleNamespace:
-        self.calls.append((name, alias))
-        if alias not in self.aliases:
-            raise AliasMissingError(f"Registered model alias {alias} not found.")
-        version, tags = self.aliases[alias]
-        return SimpleNamespace(version=version, tags=tags, creation_timestamp=CREATED)
+    def alias_versions(self, name: str) -> dict[str, str]:
+        self.calls.append((name, "*"))
+        return {alias: version for alias, (version, _) in self.aliases.items()}
+
+    def model_version(self, name: str, version: str) -> ModelVersion:
+        self.calls.append((name, version))
+        tags = next(tags for number, tags in self.aliases.values() if number == version)
+        return ModelVersion(version=version, run_id=None, tags=tags, creation_timestamp=CREATED)
 
 
 class DownClient:
-    def get_model_version_by_alias(self, name: str, alias: str) -> None:
+    def alias_versions(self, name: str) -> None:
+        raise RegistryUnavailableError(f"GET {SECRET_URL}: [Errno 111] Connection refused")
+
+
+class CrashingClient:
+    def alias_versions(self, name: str) -> None:
         raise ConnectionError(f"Max retries exceeded with url: {SECRET_URL} (Connection refused)")
 
 
@@ -54,9 +57,9 @@ class HangingClient:
     def __init__(self) -> None:
         self.release = threading.Event()
 
-    def get_model_version_by_alias(self, name: str, alias: str) -> None:
+    def alias_versions(self, name: str) -> None:
         self.release.wait(30)
-        raise ConnectionError("too late")
+        raise RegistryUnavailableError("too late")
 
 
 def _settings(tmp_path: Path, **more: Any) -> Settings:
@@ -83,7 +86,7 @@ def app(tmp_path: Path, tiny_model: LoadedModel) -> FastAPI:
 
 def _with(app: FastAPI, registry_client: Any) -> TestClient:
     """A TestClient of `app` whose registry answers through `registry_client`."""
-    app.state.store.registry._client = lambda: registry_client
+    app.state.store.registry.client = registry_client
     return TestClient(app)
 
 
@@ -135,8 +138,8 @@ def test_every_alias_with_when_and_why(app: FastAPI) -> None:
             "created_at": created,
         },
     }
-    assert {alias for _, alias in fake.calls} == {"champion", "challenger", "previous-champion"}
-    assert {name for name, _ in fake.calls} == {"telco-churn"}
+    # One read of the aliases, then each version once.
+    assert sorted(fake.calls) == [("telco-churn", v) for v in ("*", "5", "7", "8")]
 
 
 def test_unset_aliases_and_untagged_versions_are_null(app: FastAPI) -> None:
@@ -155,13 +158,23 @@ def test_unset_aliases_and_untagged_versions_are_null(app: FastAPI) -> None:
     }
 
 
-def test_mlflow_down_is_a_503_naming_mlflow_without_url_or_credentials(app: FastAPI) -> None:
-    client = _with(app, DownClient())
+@pytest.mark.parametrize("down", [DownClient, CrashingClient])
+def test_mlflow_down_is_a_503_naming_mlflow_without_url_or_credentials(
+    app: FastAPI, down: type
+) -> None:
+    client = _with(app, down())
     r = client.get("/monitoring/models", headers=_headers())
     assert r.status_code == 503
     assert "MLflow" in r.text
     for secret in ("hunter2", "admin", "mlflow.internal", "5000", "http"):
         assert secret not in r.text
+
+
+def test_two_aliases_on_one_version_read_it_once(app: FastAPI) -> None:
+    fake = FakeRegistryClient({"champion": ("7", CHAMPION_TAGS), "challenger": ("7", {})})
+    body = _with(app, fake).get("/monitoring/models", headers=_headers()).json()
+    assert body["aliases"]["champion"]["version"] == body["aliases"]["challenger"]["version"] == "7"
+    assert sorted(fake.calls) == [("telco-churn", "*"), ("telco-churn", "7")]
 
 
 def test_a_hanging_registry_is_a_503_within_the_timeout(app: FastAPI) -> None:
