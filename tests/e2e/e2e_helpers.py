@@ -117,6 +117,22 @@ def champion_golden_examples(tracking_uri: str) -> dict[str, Any]:
         return json.loads(paths[0].read_text())
 
 
+def champion_pyfunc(tracking_uri: str, folder: Path) -> tuple[str, Any]:
+    """(version, MLflow's own pyfunc model) of the registry's current champion, loaded in this
+    process from artifacts downloaded into `folder`."""
+    import mlflow.pyfunc
+    from mlflow import MlflowClient
+    from mlflow.artifacts import download_artifacts
+
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    version = client.get_model_version_by_alias(MODEL_NAME, "champion")
+    logged = client.get_logged_model(version.source.removeprefix("models:/"))
+    local = download_artifacts(
+        artifact_uri=logged.artifact_location, dst_path=str(folder), tracking_uri=tracking_uri
+    )
+    return version.version, mlflow.pyfunc.load_model(local)
+
+
 def clean_env(**extra: str) -> dict[str, str]:
     """The test's environment without anything that would point a child at another server."""
     env = {

@@ -32,11 +32,12 @@ import pytest
 import requests
 from e2e_helpers import (
     champion_golden_examples,
+    champion_pyfunc,
     clean_env,
     port_is_free,
     wait_until,
 )
-from testkit import ROOT, TEST_TRIALS, free_port
+from testkit import ROOT, TEST_TRIALS, dataset_records, free_port
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
@@ -376,14 +377,66 @@ def test_e2e_compose_ui_and_websocket_through_the_proxy(compose: Compose) -> Non
         assert websocket.ping().wait(timeout=5)
 
 
+# Run in the API container: what the lean image must not carry (issue 15). xgboost imports
+# pandas and scikit-learn whenever they are installed; mlflow and scipy.stats are never imported
+# by the API; pip and a compiler have no business in a runtime image.
+LEAN_PROBE = """
+import importlib.util, json, shutil
+modules = ("pandas", "sklearn", "mlflow", "scipy.stats", "matplotlib", "pyarrow", "dask", "pip")
+print(json.dumps({
+    "modules": [m for m in modules if importlib.util.find_spec(m)],
+    "programs": [p for p in ("gcc", "cc", "pip", "pip3", "uv", "apt-get") if shutil.which(p)],
+}))
+"""
+
+
 def test_e2e_compose_api_image_is_lean(compose: Compose) -> None:
-    probe = (
-        "import importlib.util as u, json; "
-        "print(json.dumps([m for m in ('pandas', 'sklearn', 'matplotlib', 'pyarrow', 'dask')"
-        " if u.find_spec(m)]))"
+    assert in_api(compose, LEAN_PROBE) == {"modules": [], "programs": []}
+
+
+# Run in the API container: the xgboost build the API scores with.
+XGBOOST_BUILD = """
+import json, xgboost
+info = xgboost.build_info()
+info.pop("libxgboost", None)
+print(json.dumps({"version": xgboost.__version__, "build": info}))
+"""
+
+
+def test_e2e_compose_api_container_scores_like_mlflows_own_loader(
+    compose: Compose, dataset_csv: Path, tmp_path: Path
+) -> None:
+    """The whole IBM base, scored through the proxy by the API container's own build of XGBoost,
+    equals MLflow's pyfunc loader in this (dev) venv on the same champion, to 1e-6; and the
+    container's XGBoost is the dev venv's version, CPU-only, the same build."""
+    import numpy as np
+    import pandas as pd
+    import xgboost
+
+    container = in_api(compose, XGBOOST_BUILD)
+    local = xgboost.build_info()
+    local.pop("libxgboost", None)
+    assert container == {"version": xgboost.__version__, "build": local}, container
+    assert not local["USE_CUDA"] and not local["USE_NCCL"], local
+
+    records = dataset_records(dataset_csv)
+    assert len(records) == IBM_CUSTOMERS
+    headers = {"Authorization": f"Bearer {token(compose, 'predict')}"}
+    answer = requests.post(
+        f"{compose.http}/predict/batch", json={"customers": records}, headers=headers, timeout=120
     )
-    found = compose.run("exec", "-T", "api", "python", "-c", probe, timeout=60).stdout
-    assert json.loads(found.strip().splitlines()[-1]) == []
+    assert answer.status_code == 200, answer.text[:2000]
+    body = answer.json()
+    assert body["succeeded"] == IBM_CUSTOMERS and body["failed"] == 0, body["count"]
+    assert [row["row"] for row in body["results"]] == list(range(IBM_CUSTOMERS))
+    served = np.array([row["prediction"]["churn_probability"] for row in body["results"]])
+
+    version, pyfunc = champion_pyfunc(compose.mlflow, tmp_path)
+    assert body["model"]["version"] == version, (body["model"], version)
+    expected = pyfunc.predict(pd.DataFrame(records))["churn_probability"].to_numpy()
+    difference = float(np.max(np.abs(served - expected)))
+    print(f"\nAPI container vs MLflow pyfunc, {IBM_CUSTOMERS} rows: max |diff| {difference:.2e}")
+    assert difference <= 1e-6, difference
 
 
 def test_e2e_compose_console_requires_its_login(compose: Compose) -> None:
