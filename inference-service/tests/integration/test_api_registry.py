@@ -178,3 +178,60 @@ def test_mlflow_down_without_cache_stays_503_and_keeps_retrying(
     assert api.process.poll() is None
     proxy.start()
     assert api.wait_ready(timeout=60)["model_version"] == version
+
+
+# Loads the champion as the API does, in a fresh interpreter where `import mlflow` fails.
+NO_MLFLOW = """
+import importlib.abc, json, sys
+
+class NoMlflow(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "mlflow" or name.startswith("mlflow."):
+            raise ImportError(f"{name} is not in the API image")
+
+sys.meta_path.insert(0, NoMlflow())
+from churn_api.model_store import ModelStore
+from churn_api.registry_aliases import read_aliases
+from churn_api.settings import Settings
+
+store = ModelStore(Settings(churn_dev_mode=True))
+model = store.refresh_once()
+aliases = read_aliases(store.registry)
+print(json.dumps({
+    "version": model.meta.version,
+    "source": model.meta.source,
+    "signature": model.meta.signature,
+    "degraded": model.meta.degraded,
+    "champion": aliases["champion"]["version"],
+    "mlflow": sorted(m for m in sys.modules if m == "mlflow" or m.startswith("mlflow.")),
+}))
+"""
+
+
+def test_the_champion_loads_without_the_mlflow_package(mlflow_server: str, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from mlflow.tracking import MlflowClient
+
+    champion = MlflowClient(mlflow_server).get_model_version_by_alias("telco-churn", "champion")
+    env = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": mlflow_server,
+        "MODEL_CACHE_DIR": str(tmp_path / "cache"),
+        "MODEL_URI": "",
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", NO_MLFLOW], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got == {
+        "version": str(champion.version),
+        "source": "registry",
+        "signature": "verified",
+        "degraded": False,
+        "champion": str(champion.version),
+        "mlflow": [],
+    }
