@@ -5,6 +5,9 @@
 # - pip, setuptools, wheel and their console scripts (a runtime image installs nothing;
 #   --keep-pip for the trainer, which runs `python -m pip download` to fetch the IBM dataset);
 # - C/Cython sources and headers (*.c, *.pyx, *.pxd, *.h: only a compiler reads them).
+# - pyarrow's Arrow Flight RPC (libarrow_flight and its bindings, 25 MB), which no service of
+#   this stack uses: no other pyarrow library links it (readelf -d); and the two unversioned
+#   copies of libarrow_python (only .so.<abi> is loaded; the wheel cannot ship symlinks);
 # - debug symbols of the packages' own shared objects (`strip --strip-unneeded`, when the
 #   builder has binutils: ~30 MB for the API, uvloop alone 12 MB). The auditwheel-vendored
 #   libraries (`*.libs/`) are never stripped: they break (numpy: "ELF load command
@@ -22,6 +25,11 @@ if [ "$keep_pip" != "--keep-pip" ]; then
 fi
 rm -rf "$site"/setuptools "$site"/setuptools-*.dist-info "$site"/_distutils_hack \
     "$site"/distutils-precedence.pth "$site"/wheel "$site"/wheel-*.dist-info
+if [ -d "$site/pyarrow" ]; then
+    find "$site/pyarrow" -maxdepth 1 \( -name flight.py -o -name '_flight.*.so' \
+        -o -name 'libarrow_flight.so*' -o -name 'libarrow_python_flight.so*' \
+        -o -name libarrow_python.so -o -name 'libarrow_python.so.*.*.*' \) -delete
+fi
 if command -v strip >/dev/null; then
     find "$site" -type f -name '*.so*' -not -path '*.libs/*' -exec strip --strip-unneeded {} +
 fi
