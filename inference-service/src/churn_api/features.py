@@ -32,6 +32,10 @@ class Encoder:
         self.feature_field = np.array(
             [index[e.field] for e in contract.encoded_features], dtype=np.intp
         )
+        # encode_one's plan: per field, its numeric columns, or its one-hot columns by category
+        self._slots = [
+            (name, self.numeric.get(name), self.onehot.get(name, {})) for name in self.field_names
+        ]
 
     def fill(self, values: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
         """Every field's value as scored: given, else the matching imputation rule's, else the
@@ -50,19 +54,22 @@ class Encoder:
         return used, imputed
 
     def encode_one(self, values: Mapping[str, Any]) -> tuple[np.ndarray, list[str], dict[str, Any]]:
-        """One (1, width) float32 row, the imputed field names and the values actually used."""
-        row = np.zeros((1, self.width), dtype=np.float32)
-        out = row[0]
+        """One (1, width) float32 row, the imputed field names and the values actually used.
+
+        The row is filled as a list and converted once: setting numpy items one by one cost
+        more than the rest of the encoding (each value is rounded to float32 the same way).
+        """
         used, imputed = self.fill(values)
-        for name, value in used.items():
-            cols = self.numeric.get(name)
+        out = [0.0] * self.width
+        for name, cols, levels in self._slots:
+            value = used[name]
             if cols is not None:
                 for i in cols:
                     out[i] = value
             else:
-                for i in self.onehot.get(name, {}).get(value, ()):
+                for i in levels.get(value, ()):
                     out[i] = 1.0
-        return row, imputed, used
+        return np.array((out,), dtype=np.float32), imputed, used
 
     def encode_columns(
         self, columns: CheckedColumns, rows: Mapping[int, Mapping[str, Any]]

@@ -45,6 +45,14 @@ def current_model(request: Request) -> LoadedModel:
     return model
 
 
+def query_value(request: Request, name: str) -> str | None:
+    """A query parameter as Starlette reads it (the last of repeats), None when absent; a
+    request without a query string (most of them) builds no parameter map."""
+    if not request.scope.get("query_string"):
+        return None
+    return request.query_params.get(name)
+
+
 def parse_flag(value: str | None, name: str) -> bool:
     """A boolean query parameter as pydantic reads one; InvalidRequestError names it."""
     if value is None:

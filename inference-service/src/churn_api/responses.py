@@ -24,32 +24,6 @@ class PredictionBuilder:
         self.ev_gain = t.offer_success_rate * t.saved_customer_value
         self.ev_cost = t.offer_cost
 
-    def many(
-        self,
-        ref: dict[str, Any],
-        ids: Sequence[Any],
-        probabilities: Sequence[float],
-        bands: Sequence[int],
-        imputed: Sequence[Sequence[str]],
-        reasons: Sequence[list[dict[str, Any]] | None],
-    ) -> list[dict[str, Any]]:
-        """One body per row (a 10,000-row batch: a comprehension over zipped columns)."""
-        t, gain, cost, names = self.threshold, self.ev_gain, self.ev_cost, self.band_names
-        return [
-            {
-                "customerID": cid if cid is None or type(cid) is str else str(cid),
-                "churn_probability": p,
-                "churn": p >= t,
-                "threshold": t,
-                "risk_band": names[b],
-                "expected_value": p * gain - cost,
-                "imputed_fields": imp,
-                "model": ref,
-                "reasons": why,
-            }
-            for cid, p, b, imp, why in zip(ids, probabilities, bands, imputed, reasons, strict=True)
-        ]
-
     def one(
         self,
         ref: dict[str, Any],
@@ -60,33 +34,86 @@ class PredictionBuilder:
         reasons: list[dict[str, Any]] | None,
     ) -> dict[str, Any]:
         """The body of one prediction."""
-        return self.many(ref, (customer_id,), (probability,), (band,), (imputed,), (reasons,))[0]
+        p = probability
+        return {
+            "customerID": (
+                customer_id if customer_id is None or type(customer_id) is str else str(customer_id)
+            ),
+            "churn_probability": p,
+            "churn": p >= self.threshold,
+            "threshold": self.threshold,
+            "risk_band": self.band_names[band],
+            "expected_value": p * self.ev_gain - self.ev_cost,
+            "imputed_fields": imputed,
+            "model": ref,
+            "reasons": reasons,
+        }
+
+    def batch_rows(
+        self,
+        ref: Any,
+        positions: Sequence[int],
+        ids: Sequence[Any],
+        probabilities: Sequence[float],
+        bands: Sequence[int],
+        imputed: Sequence[Sequence[str]],
+        reasons: Sequence[list[dict[str, Any]] | None],
+    ) -> list[dict[str, Any]]:
+        """The `BatchRow` of every row that scored, in one pass (`one`'s bodies, wrapped).
+
+        `ref` may be the model reference already serialised (an orjson.Fragment): a batch
+        repeats it in every row.
+        """
+        t, gain, cost, names = self.threshold, self.ev_gain, self.ev_cost, self.band_names
+        return [
+            {
+                "row": k,
+                "ok": True,
+                "prediction": {
+                    "customerID": cid if cid is None or type(cid) is str else str(cid),
+                    "churn_probability": p,
+                    "churn": p >= t,
+                    "threshold": t,
+                    "risk_band": names[b],
+                    "expected_value": p * gain - cost,
+                    "imputed_fields": imp,
+                    "model": ref,
+                    "reasons": why,
+                },
+                "errors": None,
+            }
+            for k, cid, p, b, imp, why in zip(
+                positions, ids, probabilities, bands, imputed, reasons, strict=True
+            )
+        ]
 
 
 def batch_body(
-    ref: dict[str, Any],
+    ref: Any,
     count: int,
-    positions: list[int],
-    predictions: list[dict[str, Any]],
+    scored: list[dict[str, Any]],
     errors: dict[int, list[dict[str, str]]],
     sort: str = "none",
 ) -> dict[str, Any]:
-    """The /predict/batch answer: one result per input row, in input order or sorted (SORTS)."""
-    results: list[dict[str, Any]] = [None] * count  # type: ignore[list-item]
-    for k, errs in errors.items():
-        results[k] = {"row": k, "ok": False, "prediction": None, "errors": errs}
-    for k, prediction in zip(positions, predictions, strict=True):
-        results[k] = {"row": k, "ok": True, "prediction": prediction, "errors": None}
-    if sort in ("risk", "expected_value") and positions:
+    """The /predict/batch answer: one result per input row, in input order or sorted (SORTS).
+
+    `scored` holds the rows that scored (PredictionBuilder.batch_rows), in input order.
+    """
+    results = scored
+    if errors:
+        results = [None] * count  # type: ignore[list-item]
+        for k, errs in errors.items():
+            results[k] = {"row": k, "ok": False, "prediction": None, "errors": errs}
+        for row in scored:
+            results[row["row"]] = row
+    if sort in ("risk", "expected_value") and scored:
         key = "churn_probability" if sort == "risk" else "expected_value"
-        ok = sorted(
-            (results[k] for k in positions), key=lambda r: (-r["prediction"][key], r["row"])
-        )
+        ok = sorted(scored, key=lambda r: (-r["prediction"][key], r["row"]))
         results = ok + [results[k] for k in sorted(errors)]
     return {
         "model": ref,
         "count": count,
-        "succeeded": len(positions),
+        "succeeded": len(scored),
         "failed": len(errors),
         "results": results,
     }

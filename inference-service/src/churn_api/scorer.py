@@ -83,6 +83,7 @@ class LoadedModel:
         self.band_names = self.predictions.band_names
         self.walker = self._tree_walker()
         self.ref = _ref(meta)
+        self.ref_json = orjson.Fragment(orjson.dumps(self.ref))  # repeated in every batch row
 
     def with_meta(self, **changes: Any) -> LoadedModel:
         """A copy sharing the boosters, with updated provenance (for an atomic swap)."""
@@ -90,6 +91,7 @@ class LoadedModel:
         clone.__dict__.update(self.__dict__)
         clone.meta = replace(self.meta, **changes)
         clone.ref = _ref(clone.meta)
+        clone.ref_json = orjson.Fragment(orjson.dumps(clone.ref))
         return clone
 
     def _tree_walker(self) -> TreeWalker | None:
@@ -163,41 +165,45 @@ class LoadedModel:
         called with the answer on this thread, off the event loop.
         """
         with gc_paused():
-            batch = self.batches.parse(body)
-            X, imputed = self.encoder.encode_columns(batch.columns, batch.checked)
-            n = len(batch.ids)
-            positions = list(range(n))
-            if batch.errors:
-                positions = [k for k in positions if k not in batch.errors]
-                X, imputed = X[positions], [imputed[k] for k in positions]
-            probs = np.empty(0)
-            bands = np.empty(0, dtype=np.intp)
-            predictions: list[dict[str, Any]] = []
-            if positions:
-                probs = self.probabilities(X)
-                bands = self.band_index(probs)
-                reasons: list[Any] = [None] * len(positions)
-                if explain:
-                    reasons = self._reasons(X, [batch.raw(k) for k in positions])
-                ids = batch.ids if not batch.errors else [batch.ids[k] for k in positions]
-                predictions = self.predictions.many(
-                    self.ref, ids, probs.tolist(), bands.tolist(), imputed, reasons
-                )
-            body_ = batch_body(self.ref, n, positions, predictions, batch.errors, sort)
-            answer = BatchAnswer(
-                orjson.dumps(body_),
-                probs,
-                bands,
-                len(positions),
-                len(batch.errors),
-                batch.columns,
-                batch.checked,
-                positions,
-                batch.errors,
-            )
+            # The batch's row objects die when _answer returns, before collection resumes:
+            # alive, the first collection would walk every one of them.
+            answer = self._answer(body, explain, sort)
         if record is not None:
             record(self, answer)
         return answer
+
+    def _answer(self, body: bytes | str, explain: bool, sort: str) -> BatchAnswer:
+        batch = self.batches.parse(body)
+        X, imputed = self.encoder.encode_columns(batch.columns, batch.checked)
+        n = len(batch.ids)
+        positions = list(range(n))
+        if batch.errors:
+            positions = [k for k in positions if k not in batch.errors]
+            X, imputed = X[positions], [imputed[k] for k in positions]
+        probs = np.empty(0)
+        bands = np.empty(0, dtype=np.intp)
+        scored: list[dict[str, Any]] = []
+        if positions:
+            probs = self.probabilities(X)
+            bands = self.band_index(probs)
+            reasons: list[Any] = [None] * len(positions)
+            if explain:
+                reasons = self._reasons(X, [batch.raw(k) for k in positions])
+            ids = batch.ids if not batch.errors else [batch.ids[k] for k in positions]
+            scored = self.predictions.batch_rows(
+                self.ref_json, positions, ids, probs.tolist(), bands.tolist(), imputed, reasons
+            )
+        return BatchAnswer(
+            orjson.dumps(batch_body(self.ref_json, n, scored, batch.errors, sort)),
+            probs,
+            bands,
+            len(positions),
+            len(batch.errors),
+            batch.columns,
+            batch.checked,
+            positions,
+            batch.errors,
+        )
 
     def _reasons(self, X: np.ndarray, rows: list[Any]) -> list[list[dict[str, Any]]]:
         """Top reasons of encoded rows, with the values /predict would show for each."""

@@ -76,3 +76,17 @@ def test_batch_encoding_matches_single_rows(contract: FeatureContract) -> None:
         assert X[k].tolist() == one[0].tolist()
         assert list(imputed[k]) == one_imputed
     assert imputed[2] == ["tenure", "Contract", "TotalCharges"]
+
+
+def test_a_row_rounds_each_value_to_float32_as_numpy_items_do(contract: FeatureContract) -> None:
+    enc = Encoder(contract)
+    rng = np.random.default_rng(5)
+    totals = [*rng.uniform(0, 100_000, 500).tolist(), 0.1, 1397.47, 99_999.99, 3, 0]
+    tenures = rng.integers(0, 121, len(totals)).tolist()
+    for total, tenure in zip(totals, tenures, strict=True):
+        row, _, _ = enc.encode_one({"TotalCharges": total, "tenure": tenure, "Contract": None})
+        expected = np.zeros(7, dtype=np.float32)
+        expected[[0, 3]] = 1.0  # the defaults' levels
+        expected[2], expected[6] = tenure, total  # numpy's own item assignment
+        assert row.shape == (1, 7) and row.dtype == np.float32
+        assert row[0].tobytes() == expected.tobytes(), (total, tenure)

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 import pytest
 
-from churn_api.batch import BatchParser
+from churn_api.batch import BatchParser, _byte_counts
 from churn_api.contract import FeatureContract
 from churn_api.customer import CustomerValidator
 from churn_api.errors import InvalidRequestError
@@ -182,3 +182,23 @@ def test_batch_parser_uses_the_limits(contract: FeatureContract) -> None:
     body = json.dumps({"customers": [{f"x{j}": 1 for j in range(31)}]})
     parsed = parser.parse(body)
     assert parsed.errors[0][0]["message"].startswith("Object has 31 keys; at most 30")
+
+
+def test_the_byte_counts_are_python_s_counts() -> None:
+    bodies = [
+        b"",
+        b"{",
+        json.dumps({"customers": [{"a": "{x}: ,", "b": [1, 2, {}]}] * 7}).encode(),
+        json.dumps({"customers": [{"é": "ü{,:"}]}, ensure_ascii=False).encode(),
+        bytes(range(256)) * 3,
+    ]
+    for body in bodies:
+        assert _byte_counts(body) == (body.count(b"{"), body.count(b":"), body.count(b","))
+
+
+def test_the_guard_refuses_from_one_object_over_the_limit(contract: FeatureContract) -> None:
+    parser = BatchParser(CustomerValidator(contract, 3))
+    at_limit = b'{"customers":[{},{},{}],"x":[{},{},{}]}'  # 2 * 3 + 1 objects: parsed
+    assert _problems(parser.parse, at_limit)[0]["message"] == "Unknown field 'x'"
+    over = at_limit.replace(b"[{},{},{}]}", b"[{},{},{},{}]}")
+    assert "The body holds 8 JSON objects" in _problems(parser.parse, over)[0]["message"]
