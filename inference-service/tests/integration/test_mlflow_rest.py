@@ -76,7 +76,7 @@ class Handler(BaseHTTPRequestHandler):
 @pytest.fixture
 def server() -> Iterator[Scripted]:
     srv = Scripted()
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread = threading.Thread(target=srv.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     yield srv
     srv.shutdown()
@@ -159,7 +159,7 @@ def test_4xx_is_not_retried_and_5xx_429_are(server: Scripted) -> None:
     assert server.count(path) == 6
 
 
-def test_unreachable_and_silent_servers_fail_fast_without_the_address(server: Scripted) -> None:
+def test_an_unreachable_server_fails_fast_without_its_address(server: Scripted) -> None:
     port = server.server_address[1]
     server.shutdown()
     server.server_close()
