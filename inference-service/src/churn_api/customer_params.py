@@ -12,7 +12,7 @@ from starlette.datastructures import QueryParams
 
 from churn_api.customer import ID_MAX_LENGTH
 from churn_api.errors import InvalidRequestError, body_error
-from churn_api.store.reads import SORTS, CallListQuery
+from churn_api.store.queries import SORTS, CallListQuery
 
 if TYPE_CHECKING:
     from churn_api.scorer import LoadedModel

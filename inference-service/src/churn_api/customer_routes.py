@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import orjson
@@ -18,9 +18,13 @@ from churn_api.errors import InvalidRequestError
 from churn_api.hotpath import authorize, current_model
 from churn_api.openapi import errors, hand_checked
 from churn_api.scorer import LoadedModel
-from churn_api.store import reads
-from churn_api.store.engine import StoreError
+from churn_api.store.errors import StoreError
 from churn_api.store.service import CustomerStore
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from churn_api.store.queries import CallListQuery, ListCache
 
 router = APIRouter()
 log = logging.getLogger("churn_api.customers")
@@ -45,8 +49,22 @@ async def _store_call(request: Request, fn: Any, *args: Any) -> Any:
         raise HTTPException(503, detail=str(exc)) from None
 
 
+# The SQL (store.reads, SQLAlchemy) is imported in the store's thread by the first call (or by
+# warmup.py), never at start and never on the event loop.
+def _get_customer(engine: Engine, customer_id: str) -> dict[str, Any] | None:
+    from churn_api.store import reads
+
+    return reads.get_customer(engine, customer_id)
+
+
+def _call_list(engine: Engine, query: CallListQuery, cache: ListCache) -> dict[str, Any]:
+    from churn_api.store import reads
+
+    return reads.call_list(engine, query, cache)
+
+
 async def _customer(request: Request, customer_id: str) -> dict[str, Any]:
-    data = await _store_call(request, reads.get_customer, customer_id)
+    data = await _store_call(request, _get_customer, customer_id)
     if data is None:
         raise HTTPException(404, detail=f"No customer with customerID '{customer_id}'")
     return data  # type: ignore[no-any-return]
@@ -105,7 +123,7 @@ async def call_list(request: Request) -> Response:
     calls = value.budget_calls(wanted.budget_calls, wanted.budget_amount, offer_cost or 0.0)
     query = replace(wanted.query, budget_calls=calls)
     found = await _store_call(
-        request, reads.call_list, query, request.app.state.customer_store.list_cache
+        request, _call_list, query, request.app.state.customer_store.list_cache
     )
     budget = None
     if calls is not None:

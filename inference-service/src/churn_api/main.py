@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -24,6 +26,7 @@ from churn_api.security import Authenticator, secret_problem
 from churn_api.settings import Settings, authenticator, get_settings
 from churn_api.store.service import CustomerStore
 from churn_api.store_gauges import StoreGauges
+from churn_api.warmup import deferred_modules, warm_up
 
 log = logging.getLogger("churn_api")
 
@@ -92,10 +95,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         gc.freeze()
         await store.start()
         live.start()
-        gauges.start()
+        # The store's first read waits for the model too: it would compete with the load.
+        deferred = deferred_modules(auth.enabled, customers.configured)
+        warming = asyncio.create_task(warm_up(store, deferred, gauges.start), name="warm-up")
         try:
             yield
         finally:
+            warming.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await warming
             await gauges.stop()
             await live.stop()
             await store.stop()

@@ -5,7 +5,7 @@ the registry's champion, challenger and previous champion (503 when MLflow does 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from fastapi import APIRouter, HTTPException, Request, Response
@@ -19,10 +19,12 @@ from churn_api.registry import RegistryUnavailableError
 from churn_api.registry_aliases import read_aliases_async
 from churn_api.scorer import LoadedModel
 from churn_api.scoring.performance import ALL_MONTHS
-from churn_api.store import monitoring_reads
-from churn_api.store.engine import StoreError
-from churn_api.store.monitoring_reads import RUNS_MAX
+from churn_api.store.errors import StoreError
+from churn_api.store.queries import RUNS_MAX
 from churn_api.store.service import CustomerStore
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 router = APIRouter()
 log = logging.getLogger("churn_api.monitoring")
@@ -50,6 +52,20 @@ async def _store_call(request: Request, fn: Any, *args: Any) -> Any:
     except StoreError as exc:
         log.warning("%s", exc, extra={"event": "store_error", "error": type(exc).__name__})
         raise HTTPException(503, detail=str(exc)) from None
+
+
+# The SQL (store.monitoring_reads, SQLAlchemy) is imported in the store's thread by the first
+# call (or by warmup.py), never at start and never on the event loop.
+def _drift_history(engine: Engine, runs: int) -> list[dict[str, Any]]:
+    from churn_api.store import monitoring_reads
+
+    return monitoring_reads.drift_history(engine, runs)
+
+
+def _latest_performance(engine: Engine) -> dict[str, Any]:
+    from churn_api.store import monitoring_reads
+
+    return monitoring_reads.latest_performance(engine)
 
 
 def _no_query(request: Request) -> None:
@@ -95,7 +111,7 @@ async def drift(request: Request) -> Response:
     per-field PSI, KS / chi-square, missing and unseen values, the score's PSI, thresholds."""
     authorize(request, "customers")
     runs = _runs(request)
-    found = await _store_call(request, monitoring_reads.drift_history, runs)
+    found = await _store_call(request, _drift_history, runs)
     model: LoadedModel | None = request.app.state.store.current
     served = model.meta.version if model is not None else None
     bins = _score_bins(model)
@@ -136,7 +152,7 @@ async def performance(request: Request) -> Response:
     and month (and over every month), beside the served model's training holdout metrics."""
     authorize(request, "customers")
     _no_query(request)
-    found = await _store_call(request, monitoring_reads.latest_performance)
+    found = await _store_call(request, _latest_performance)
     model: LoadedModel | None = request.app.state.store.current
     holdout = _holdout(model)
     rows = [r | {"computed_at": found["computed_at"]} for r in found["rows"]]

@@ -15,9 +15,10 @@ import re
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jwt
+if TYPE_CHECKING:
+    import jwt
 
 # "customers": the customer store's personal data (attributes, scores): operators' keys and
 # the UI's secret, never the predict-only public keys of client programs.
@@ -178,6 +179,10 @@ class Authenticator:
         return principal
 
     def _decode(self, token: str) -> Principal:
+        # PyJWT (and the urllib it pulls in) costs a tenth of the start: imported when the first
+        # token is checked, or by warmup.py once the model is served, never on the ready path.
+        import jwt
+
         try:
             header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError as exc:
@@ -245,6 +250,8 @@ def mint_token(
     audience: str = "churn-api",
 ) -> str:
     """A signed token: ES256 with an EC private key (with its `kid`), HS256 with a secret."""
+    import jwt
+
     unknown = sorted(set(scopes) - set(SCOPES))
     if unknown:
         raise ValueError(f"unknown scope(s) {unknown}; choose from {list(SCOPES)}")

@@ -16,6 +16,7 @@ from churn_api.security import (
     secret_problem,
     trusted_keys,
 )
+from churn_api.store.urls import database_backend
 
 DEFAULT_MAX_BATCH_ROWS = 10_000
 
@@ -160,12 +161,9 @@ class Settings(BaseSettings):
     def _known_database(cls, value: SecretStr | None) -> SecretStr | None:
         """postgresql or sqlite only; the message never shows the URL (it holds a password)."""
         if value is not None:
-            from sqlalchemy.engine import make_url
-
-            try:
-                backend = make_url(value.get_secret_value()).get_backend_name()
-            except Exception:  # any parse failure is the same refusal
-                raise ValueError("DATABASE_URL is not a database URL") from None
+            backend = database_backend(value.get_secret_value())
+            if backend is None:
+                raise ValueError("DATABASE_URL is not a database URL")
             if backend not in ("postgresql", "sqlite"):
                 raise ValueError(
                     f"DATABASE_URL: unsupported database {backend!r} "

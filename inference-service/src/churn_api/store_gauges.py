@@ -10,18 +10,19 @@ import logging
 import time
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy import Engine
 
 from churn_api.model_store import ModelStore
 from churn_api.scoring.performance import ALL_MONTHS
-from churn_api.store.engine import StoreError
-from churn_api.store.monitoring_reads import drift_history, latest_performance
+from churn_api.store.errors import StoreError
 from churn_api.store.service import CustomerStore
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 log = logging.getLogger("churn_api.monitoring")
 REALIZED = ("roc_auc", "pr_auc", "brier", "calibration_error", "top_decile_precision")
@@ -29,6 +30,9 @@ REALIZED = ("roc_auc", "pr_auc", "brier", "calibration_error", "top_decile_preci
 
 def read_monitoring(engine: Engine) -> dict[str, Any]:
     """What the gauges show: the latest run's drift and the latest performance rows."""
+    # SQLAlchemy: imported in the store's thread, not at start (store/service.py).
+    from churn_api.store.monitoring_reads import drift_history, latest_performance
+
     runs = drift_history(engine, 1)
     return {"run": runs[0] if runs else None, "performance": latest_performance(engine)["rows"]}
 

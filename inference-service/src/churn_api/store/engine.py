@@ -1,5 +1,5 @@
 """Connections to the customer store: the default URL, engines with timeouts, migrations,
-and the errors a caller can act on (store unavailable, schema missing)."""
+and driver errors turned into the ones a caller can act on (errors.py, re-exported here)."""
 
 from __future__ import annotations
 
@@ -14,23 +14,25 @@ from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, NoSuchTableError, SQLAlchemyError
 
+from churn_api.store.errors import StoreError, StoreSchemaError, StoreUnavailableError
+
+__all__ = [
+    "StoreError",
+    "StoreSchemaError",
+    "StoreUnavailableError",
+    "database_url_default",
+    "has_schema",
+    "make_engine",
+    "migrate",
+    "redact_url",
+    "store_errors",
+]
+
 DEFAULT_SQLITE = Path(".cache") / "churn-store.db"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 REQUIRED_TABLES = ("scoring_runs", "customers", "scores")
 # "relation ... does not exist" (PostgreSQL) / "no such table" (SQLite).
 _MISSING_TABLE = re.compile(r"no such table|relation .* does not exist|UndefinedTable", re.I)
-
-
-class StoreError(Exception):
-    """A customer store problem the API answers with 503."""
-
-
-class StoreUnavailableError(StoreError):
-    """The store cannot be reached or did not answer in time."""
-
-
-class StoreSchemaError(StoreError):
-    """The store is reachable but has no (or an old) schema."""
 
 
 def database_url_default() -> str:

@@ -13,9 +13,9 @@ from sqlalchemy import Engine, func, select
 from churn_api.drift import SCORE_FIELD, SCORE_PSI_DRIFT, field_status
 from churn_api.store.engine import store_errors
 from churn_api.store.monitoring_schema import drift_reports, outcomes, performance
+from churn_api.store.queries import RUNS_MAX
 from churn_api.store.schema import customers, scores, scoring_runs
 
-RUNS_MAX = 200
 _CHUNK = 1000
 _STREAM = 10_000
 _RUN_NAMES = (

@@ -4,18 +4,15 @@ raises StoreUnavailableError / StoreSchemaError, never a driver error."""
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Dialect, Engine, bindparam, case, func, select, text
 
 from churn_api.store.engine import store_errors
+from churn_api.store.queries import HISTORY_MAX, SORTS, CallListQuery, ListCache
 from churn_api.store.schema import customers, scores, scoring_runs
 
-SORTS = ("expected_value", "churn_probability")
-HISTORY_MAX = 200
 # A budget in money can buy more calls than a LIMIT holds (bigint); no list is that long.
 MAX_BUDGET_ROWS = 2**62
 # Plain str keys: SQLAlchemy's column names are a str subclass that JSON encoders slow on.
@@ -67,42 +64,6 @@ def _driver_sql(dialect: Dialect) -> tuple[str, dict[str, Any]]:
         compiled = _LOOKUP.compile(dialect=dialect)
         _DRIVER_SQL[dialect.name] = (compiled.string, dict(compiled.params))
     return _DRIVER_SQL[dialect.name]
-
-
-@dataclass(frozen=True)
-class CallListQuery:
-    """A validated call list request (customer_params checks every value)."""
-
-    limit: int = 50
-    offset: int = 0
-    sort: str = "expected_value"
-    band: str | None = None
-    contract: str | None = None
-    min_tenure: float | None = None
-    max_tenure: float | None = None
-    budget_calls: int | None = None  # calls the budget buys (value.budget_calls), None = none
-
-    def filters(self) -> dict[str, Any]:
-        return {
-            "band": self.band,
-            "contract": self.contract,
-            "min_tenure": self.min_tenure,
-            "max_tenure": self.max_tenure,
-        }
-
-
-@dataclass
-class ListCache:
-    """Totals and the profit curve, valid while the store's runs do not change.
-
-    Counting a million rows costs more than the rest of a page; between scoring runs the
-    answer cannot change. Never used while a run is writing (its partitions change totals).
-    """
-
-    version: tuple[Any, ...] | None = None
-    totals: dict[tuple[Any, ...], int] = field(default_factory=dict)
-    curve: dict[str, Any] | None = None
-    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 def _iso(value: datetime | date | None) -> str | None:

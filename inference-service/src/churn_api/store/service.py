@@ -1,5 +1,8 @@
 """The API's handle on the customer store: a lazily created engine, the schema check (or
-migration, with DATABASE_MIGRATE), and store calls run off the event loop with a deadline."""
+migration, with DATABASE_MIGRATE), and store calls run off the event loop with a deadline.
+
+SQLAlchemy and the driver are imported with the first engine (or by warmup.py once the model
+is served): they cost a fifth of the API's start, and a store is optional."""
 
 from __future__ import annotations
 
@@ -8,21 +11,13 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError
+from churn_api.store.errors import StoreError, StoreSchemaError, StoreUnavailableError
+from churn_api.store.queries import ListCache
 
-from churn_api.store.engine import (
-    StoreError,
-    StoreSchemaError,
-    StoreUnavailableError,
-    has_schema,
-    make_engine,
-    migrate,
-    redact_url,
-)
-from churn_api.store.reads import ListCache, ping
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 log = logging.getLogger("churn_api.store")
 T = TypeVar("T")
@@ -62,6 +57,8 @@ class CustomerStore:
         round trips (and the API never writes)."""
         if self.url is None:
             raise StoreNotConfiguredError(NOT_CONFIGURED)
+        from churn_api.store.engine import has_schema, make_engine, migrate, redact_url
+
         with self._lock:
             if self._engine is None:
                 self._engine = make_engine(
@@ -88,6 +85,8 @@ class CustomerStore:
         try:
             return fn(engine, *args)
         except StoreUnavailableError as exc:
+            from sqlalchemy.exc import DBAPIError
+
             cause = exc.__cause__
             if isinstance(cause, DBAPIError) and cause.connection_invalidated:
                 return fn(engine, *args)
@@ -116,7 +115,7 @@ class CustomerStore:
             return "not configured"
         try:
             # A probe must answer quickly even when the store hangs.
-            await asyncio.wait_for(self.call(ping), min(self.timeout_s, STATUS_DEADLINE_S))
+            await asyncio.wait_for(self.call(_ping), min(self.timeout_s, STATUS_DEADLINE_S))
         except (StoreError, TimeoutError):
             return "unavailable"
         return "ok"
@@ -129,3 +128,10 @@ class CustomerStore:
             self._engine.dispose()
             self._engine = self._reader = None
             self._schema_ok = False
+
+
+def _ping(engine: Engine) -> None:
+    """reads.ping, imported in the store's thread (never on the event loop)."""
+    from churn_api.store.reads import ping
+
+    ping(engine)
