@@ -2,8 +2,11 @@
 
 Each server runs one worker pinned to one core (taskset), wrk runs on the other core with a Lua
 body script. For each server and concurrency (1, 8, 32) it prints requests/s, p50/p99 latency
-and the server's CPU milliseconds per request (from /proc), then the ratios, cold start time,
-resident memory, and the in-process latency of a 10,000-row batch.
+and the server's CPU milliseconds per request (from /proc), then the ratios, cold start time and
+resident memory. Then one task as ECS would run it: as many uvicorn workers as vCPUs, unpinned,
+with requests/s per vCPU and per GB of resident memory (wrk shares those cores). Last, the
+in-process figures (serve_inprocess.py): a 10,000-row batch stage by stage, and the CPU of one
+request through the ASGI app beside the floor's, which the machine's load moves far less.
 
     uv run --frozen python benchmarks/serve_bench.py --model-dir DIR [--duration 10]
 
@@ -22,7 +25,6 @@ import os
 import re
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -34,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
+from serve_inprocess import print_asgi_cpu, print_batch_stages
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -101,12 +104,20 @@ class Server:
 
 
 def start(
-    name: str, cmd: list[str], env: dict[str, str], ready_url: str, log: Path, core: int
+    name: str,
+    cmd: list[str],
+    env: dict[str, str],
+    ready_url: str,
+    log: Path,
+    core: int | None,
+    answers: int = 1,
 ) -> tuple[subprocess.Popen[bytes], float]:
-    """Start pinned to `core`; cold start = spawn until ready_url answers 200."""
+    """Start pinned to `core` (None: any core); cold start = spawn until ready_url has answered
+    200 `answers` times in a row (several workers: each must be ready)."""
     t0 = time.perf_counter()
+    pin = [] if core is None else ["taskset", "-c", str(core)]
     process = subprocess.Popen(
-        ["taskset", "-c", str(core), *cmd],
+        [*pin, *cmd],
         env={**os.environ, **env, "PATH": f"{BIN}:{os.environ.get('PATH', '')}"},
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
@@ -114,15 +125,21 @@ def start(
         cwd=ROOT,
     )
     deadline = time.monotonic() + 180
+    ready, elapsed = 0, 0.0
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"{name} exited:\n{log.read_text()[-3000:]}")
         try:
             with urllib.request.urlopen(ready_url, timeout=2) as r:
                 if r.status == 200:
-                    return process, time.perf_counter() - t0
+                    elapsed = elapsed or time.perf_counter() - t0
+                    ready += 1
+                    if ready >= answers:
+                        return process, elapsed
+                    continue
         except OSError:
             pass
+        ready, elapsed = 0, 0.0
         time.sleep(0.02)
     raise TimeoutError(f"{name} not ready")
 
@@ -144,15 +161,16 @@ def check(server: Server) -> None:
         raise RuntimeError(f"{server.name}: {exc.code} {exc.read()[:500]!r}") from None
 
 
-def wrk(server: Server, connections: int, duration: int, core: int, work: Path) -> dict[str, Any]:
-    """Run wrk pinned to `core`; returns req/s, p50/p99 (ms) and server CPU ms per request."""
+def wrk(
+    server: Server, connections: int, duration: int, core: int | None, work: Path
+) -> dict[str, Any]:
+    """Run wrk pinned to `core` (None: any core); returns req/s, p50/p99 (ms) and server CPU ms
+    per request."""
     body_file = work / f"{server.name}.json"
     body_file.write_bytes(server.body)
     env = {**os.environ, "BODY_FILE": str(body_file), "AUTH": server.auth}
     cmd = [
-        "taskset",
-        "-c",
-        str(core),
+        *(["taskset", "-c", str(core)] if core is not None else []),
         "wrk",
         "-t1",
         f"-c{connections}",
@@ -162,7 +180,8 @@ def wrk(server: Server, connections: int, duration: int, core: int, work: Path) 
         str(LUA),
         server.url + server.path,
     ]
-    subprocess.run([*cmd[:6], "-d2s", *cmd[7:]], env=env, capture_output=True, check=True)
+    warm = [a if not a.startswith("-d") else "-d2s" for a in cmd]
+    subprocess.run(warm, env=env, capture_output=True, check=True)
     cpu0 = cpu_seconds(server.process.pid)
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
     cpu1 = cpu_seconds(server.process.pid)
@@ -185,32 +204,41 @@ def wrk(server: Server, connections: int, duration: int, core: int, work: Path) 
     }
 
 
+# Packages whose wheels vendor shared libraries (*.libs/): a copy that was stripped in place
+# fails at import ("ELF load command address/offset not page-aligned").
+VENDORED_LIBS = ("numpy", "scipy", "xgboost-cpu", "psycopg-binary")
+
+
 def api_only_bin() -> Path:
-    """bin/ of a virtualenv synced like the API image (`uv sync --package telco-churn-api`)."""
+    """bin/ of a virtualenv synced like the API image (`uv sync --package telco-churn-api`).
+
+    Files are copied, not hard-linked from uv's cache: a link shares its bytes with every other
+    environment made from that cache, and one of them stripped in place (an image experiment)
+    breaks them all. If the copy still fails to import, the vendored-library wheels are
+    fetched again (uv's own cache entries were the stripped ones).
+    """
     venv = ROOT / ".cache" / "serve-bench-api-venv"
     uv = shutil.which("uv")
     cmd = [uv] if uv else [sys.executable, "-m", "uv"]
-    result = subprocess.run(
-        [
-            *cmd,
-            "sync",
-            "--frozen",
-            "--no-dev",
-            "--package",
-            "telco-churn-api",
-            "--no-install-package",
-            "nvidia-nccl-cu12",
-            "--quiet",
-        ],
-        env={**os.environ, "UV_PROJECT_ENVIRONMENT": str(venv)},
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"cannot build the API-only virtualenv:\n{result.stderr[-2000:]}")
-    return venv / "bin"
+    sync = [*cmd, "sync", "--frozen", "--no-dev", "--package", "telco-churn-api", "--quiet"]
+    sync += ["--link-mode", "copy"]
+    smoke = [str(venv / "bin" / "python"), "-c", "import numpy, scipy.special, xgboost"]
+    refetch = [f"--refresh-package={p}" for p in VENDORED_LIBS]
+    for extra in ([], ["--reinstall", *refetch]):
+        result = subprocess.run(
+            [*sync, *extra],
+            env={**os.environ, "UV_PROJECT_ENVIRONMENT": str(venv)},
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"cannot build the API-only virtualenv:\n{result.stderr[-2000:]}")
+        imported = subprocess.run(smoke, capture_output=True, text=True, check=False)
+        if imported.returncode == 0:
+            return venv / "bin"
+    raise RuntimeError(f"the API-only virtualenv does not import:\n{imported.stderr[-2000:]}")
 
 
 def model_shape(model_dir: Path) -> str:
@@ -250,120 +278,105 @@ def floor_app(model_dir: str) -> Any:
     return app
 
 
-def batch_latency(
-    model_dir: Path, records: list[dict[str, object]], threads: int
-) -> dict[str, float]:
-    """In-process: 10,000-row body bytes -> validated, scored, serialised response bytes."""
-    from churn_api.bundle import ModelMeta
-    from churn_api.scorer import load_model
+def worker_app() -> Any:
+    """churn-api's app for one uvicorn worker, as `churn-api` builds it (settings from the
+    environment, the JSON request log); uvicorn --workers imports it in every process."""
+    from churn_api.logs import configure_logging
+    from churn_api.main import create_app
+    from churn_api.settings import get_settings
 
-    model = load_model(
-        model_dir, ModelMeta("telco-churn", "bench", None, None, "local", ""), batch_threads=threads
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    return create_app(settings)
+
+
+def serve_workers(port: int, workers: int) -> None:
+    """uvicorn with `workers` processes, with the options `churn-api` runs one with."""
+    import uvicorn
+
+    from churn_api.settings import get_settings
+
+    settings = get_settings()
+    uvicorn.run(
+        "serve_bench:worker_app",
+        factory=True,
+        app_dir=str(Path(__file__).parent),
+        workers=workers,
+        host="127.0.0.1",
+        port=port,
+        timeout_keep_alive=settings.timeout_keep_alive,
+        access_log=False,
+        log_config=None,
+        server_header=False,
     )
-    rows = (records * (10_000 // len(records) + 1))[:10_000]
-    body = json.dumps({"customers": rows}).encode()
-    times = []
-    for _ in range(12):
-        t0 = time.perf_counter()
-        out = model.answer_batch(body).json  # what POST /predict/batch runs in its thread
-        times.append((time.perf_counter() - t0) * 1000)
-        assert out
-    times = sorted(times[2:])
-    return {"median_ms": statistics.median(times), "best_ms": times[0], "worst_ms": times[-1]}
 
 
-def signing_keys(folder: Path) -> dict[str, str]:
-    """A fresh key pair (churn-train keygen) as the trainer's and the API's settings."""
-    subprocess.run(
-        [str(BIN / "churn-train"), "keygen", "--out", str(folder)], check=True, capture_output=True
-    )
-    return {
-        "MODEL_SIGNING_KEY_FILE": str(folder / "signing-key.pem"),
-        "MODEL_PUBLIC_KEYS_FILE": str(folder / "signing-key.pub.pem"),
-    }
+def one_task(
+    api_bin: Path, env: dict[str, str], body: bytes, auth: str, args: Any, work: Path
+) -> None:
+    """One task sized as ECS would run it: a uvicorn worker per vCPU, nothing pinned."""
+    from testkit import free_port
 
-
-def main() -> None:
-    """Run the comparison and print the figures."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model-dir", type=Path, help="an MLflow model directory (churn-train)")
-    parser.add_argument("--data", type=Path, default=ROOT / ".cache/data/telco_customer_churn.csv")
-    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
-    parser.add_argument("--connections", default="1,8,32")
-    parser.add_argument("--trials", type=int, help="tuning trials when training (default: its own)")
-    parser.add_argument(
-        "--serve-floor", nargs=2, metavar=("PORT", "MODEL_DIR"), help=argparse.SUPPRESS
-    )
-    args = parser.parse_args()
-    if args.serve_floor:
-        import uvicorn
-
-        uvicorn.run(
-            floor_app(args.serve_floor[1]),
-            host="127.0.0.1",
-            port=int(args.serve_floor[0]),
-            access_log=False,
-            log_level="warning",
+    vcpus = len(os.sched_getaffinity(0))
+    port = free_port()
+    cmd = [str(api_bin / "python"), __file__, "--serve-workers", str(port), str(vcpus)]
+    url = f"http://127.0.0.1:{port}"
+    proc, cold = start(
+        "churn-api-task", cmd, {**env, "PORT": str(port)}, f"{url}/health/ready",
+        work / "task.log", None, answers=4 * vcpus,
+    )  # fmt: skip
+    task = Server("churn-api-task", url, "/predict", body, auth, proc, cold)
+    try:
+        check(task)
+        print(
+            f"\none task: {vcpus} uvicorn workers = {vcpus} vCPUs, nothing pinned; wrk (one "
+            f"thread) shares the same {vcpus} cores, so these are lower bounds for a task whose "
+            "cores serve only the API"
         )
-        return
-    if not shutil.which("wrk"):
-        sys.exit("wrk is missing: apt-get install -y wrk")
-    # The dev environment's test helpers (the floor above runs without them, in the API venv).
-    sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "scripts")]
-    from testkit import dataset_records, free_port
+        print(
+            f"{'conc':>5}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'CPU ms/req':>12}"
+            f"{'req/s/vCPU':>12}{'req/s/GB':>10}{'RSS MB':>8}"
+        )
+        for c in sorted({8, 32, *(int(x) for x in args.connections.split(",") if int(x) > 1)}):
+            r = wrk(task, c, args.duration, None, work)
+            rss = rss_mb(proc.pid)
+            print(
+                f"{c:>5}{r['rps']:>10.0f}{r['p50']:>9.2f}{r['p99']:>9.2f}{r['cpu_ms']:>12.3f}"
+                f"{r['rps'] / vcpus:>12.0f}{r['rps'] / (rss / 1024):>10.0f}{rss:>8.0f}",
+                flush=True,
+            )
+        each = " + ".join(f"{rss_mb(p):.0f}" for p in tree_pids(proc.pid))
+        print(
+            f"  resident memory {rss_mb(proc.pid):.0f} MB: uvicorn's supervisor, then its "
+            f"children (multiprocessing's helper, the workers): {each} MB; ready {cold:.2f} s "
+            "after spawn (every worker answering)"
+        )
+    finally:
+        task.stop()
+
+
+def side_by_side(
+    api_bin: Path,
+    api_env: dict[str, str],
+    model_dir: Path,
+    records: list[dict[str, Any]],
+    auth: str,
+    args: Any,
+    work: Path,
+) -> None:
+    """churn-api, `mlflow models serve` and the floor, one pinned worker each, wrk beside."""
+    from testkit import free_port
 
     cores = sorted(os.sched_getaffinity(0))
     client_core, server_core = cores[0], cores[-1]
-    work = Path(tempfile.mkdtemp(prefix="serve-bench-"))
-    # The API serves signed models only: the trainer signs with the private half, the API
-    # verifies with the public one (a --model-dir must come with MODEL_PUBLIC_KEYS[_FILE]).
-    keys = {} if "MODEL_SIGNING_KEY_FILE" in os.environ else signing_keys(work / "keys")
-    model_dir = args.model_dir
-    if model_dir is None:
-        model_dir = work / "model"
-        budget = ["--trials", str(args.trials)] if args.trials else []
-        print(f"training a model (churn-train --no-publish {' '.join(budget)}) ...", flush=True)
-        subprocess.run(
-            [
-                str(BIN / "churn-train"),
-                "--quiet",
-                "--data",
-                str(args.data),
-                *budget,
-                "--no-publish",
-                "--model-dir",
-                str(model_dir),
-            ],
-            check=True,
-            capture_output=True,
-            env={**os.environ, **keys},
-        )
-    records = dataset_records(args.data)
     one = json.dumps(records[0]).encode()
-    print(f"model: {model_shape(model_dir)}", flush=True)
-    api_bin = api_only_bin()
-
-    token = subprocess.run(
-        [str(BIN / "churn-api"), "token", "--scope", "predict", "--issuer", "churn-ui"],
-        env={**os.environ, "JWT_PREDICT_SECRET": SECRET},
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
     servers: list[Server] = []
     try:
         port = free_port()
         proc, cold = start(
             "churn-api",
             [str(api_bin / "churn-api")],
-            {
-                "MODEL_URI": str(model_dir),
-                "JWT_PREDICT_SECRET": SECRET,
-                **{k: v for k, v in keys.items() if k == "MODEL_PUBLIC_KEYS_FILE"},
-                "HOST": "127.0.0.1",
-                "PORT": str(port),
-                "MODEL_CACHE_DIR": str(work / "cache"),
-            },
+            {**api_env, "PORT": str(port)},
             f"http://127.0.0.1:{port}/health/ready",
             work / "churn-api.log",
             server_core,
@@ -374,7 +387,7 @@ def main() -> None:
                 f"http://127.0.0.1:{port}",
                 "/predict",
                 one,
-                f"Bearer {token}",
+                auth,
                 proc,
                 cold,
             )
@@ -459,13 +472,109 @@ def main() -> None:
     finally:
         for server in servers:
             server.stop()
-    print("\n10,000-row batch in process (body bytes -> response bytes)")
-    for threads in sorted({1, len(cores)}):
-        b = batch_latency(model_dir, records, threads)
-        print(
-            f"  xgboost threads {threads}: median {b['median_ms']:.1f} ms, "
-            f"best {b['best_ms']:.1f} ms, worst {b['worst_ms']:.1f} ms"
+
+
+def signing_keys(folder: Path) -> dict[str, str]:
+    """A fresh key pair (churn-train keygen) as the trainer's and the API's settings."""
+    subprocess.run(
+        [str(BIN / "churn-train"), "keygen", "--out", str(folder)], check=True, capture_output=True
+    )
+    return {
+        "MODEL_SIGNING_KEY_FILE": str(folder / "signing-key.pem"),
+        "MODEL_PUBLIC_KEYS_FILE": str(folder / "signing-key.pub.pem"),
+    }
+
+
+def main() -> None:
+    """Run the comparison and print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model-dir", type=Path, help="an MLflow model directory (churn-train)")
+    parser.add_argument("--data", type=Path, default=ROOT / ".cache/data/telco_customer_churn.csv")
+    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
+    parser.add_argument("--connections", default="1,8,32")
+    parser.add_argument("--trials", type=int, help="tuning trials when training (default: its own)")
+    parser.add_argument(
+        "--parts", default="wrk,task,inprocess", help="any of wrk, task and inprocess"
+    )
+    parser.add_argument(
+        "--serve-floor", nargs=2, metavar=("PORT", "MODEL_DIR"), help=argparse.SUPPRESS
+    )
+    parser.add_argument(
+        "--serve-workers", nargs=2, type=int, metavar=("PORT", "N"), help=argparse.SUPPRESS
+    )
+    args = parser.parse_args()
+    if args.serve_workers:
+        serve_workers(*args.serve_workers)
+        return
+    if args.serve_floor:
+        import uvicorn
+
+        uvicorn.run(
+            floor_app(args.serve_floor[1]),
+            host="127.0.0.1",
+            port=int(args.serve_floor[0]),
+            access_log=False,
+            log_level="warning",
         )
+        return
+    if not shutil.which("wrk"):
+        sys.exit("wrk is missing: apt-get install -y wrk")
+    # The dev environment's test helpers (the floor above runs without them, in the API venv).
+    sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "scripts")]
+    from testkit import dataset_records
+
+    work = Path(tempfile.mkdtemp(prefix="serve-bench-"))
+    # The API serves signed models only: the trainer signs with the private half, the API
+    # verifies with the public one (a --model-dir must come with MODEL_PUBLIC_KEYS[_FILE]).
+    keys = {} if "MODEL_SIGNING_KEY_FILE" in os.environ else signing_keys(work / "keys")
+    model_dir = args.model_dir
+    if model_dir is None:
+        model_dir = work / "model"
+        budget = ["--trials", str(args.trials)] if args.trials else []
+        print(f"training a model (churn-train --no-publish {' '.join(budget)}) ...", flush=True)
+        subprocess.run(
+            [
+                str(BIN / "churn-train"),
+                "--quiet",
+                "--data",
+                str(args.data),
+                *budget,
+                "--no-publish",
+                "--model-dir",
+                str(model_dir),
+            ],
+            check=True,
+            capture_output=True,
+            env={**os.environ, **keys},
+        )
+    records = dataset_records(args.data)
+    one = json.dumps(records[0]).encode()
+    print(f"model: {model_shape(model_dir)}", flush=True)
+    api_bin = api_only_bin()
+
+    token = subprocess.run(
+        [str(BIN / "churn-api"), "token", "--scope", "predict", "--issuer", "churn-ui"],
+        env={**os.environ, "JWT_PREDICT_SECRET": SECRET},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    api_env = {
+        "MODEL_URI": str(model_dir),
+        "JWT_PREDICT_SECRET": SECRET,
+        **{k: v for k, v in keys.items() if k == "MODEL_PUBLIC_KEYS_FILE"},
+        "HOST": "127.0.0.1",
+        "MODEL_CACHE_DIR": str(work / "cache"),
+    }
+    parts = set(args.parts.split(","))
+    if "wrk" in parts:
+        side_by_side(api_bin, api_env, model_dir, records, f"Bearer {token}", args, work)
+    if "task" in parts:
+        one_task(api_bin, api_env, one, f"Bearer {token}", args, work)
+    if "inprocess" in parts:
+        os.environ.update({k: v for k, v in keys.items() if k == "MODEL_PUBLIC_KEYS_FILE"})
+        print_batch_stages(model_dir, records, sorted({1, len(os.sched_getaffinity(0))}))
+        print_asgi_cpu(model_dir, records, lambda: floor_app(str(model_dir)), work)
     shutil.rmtree(work, ignore_errors=True)
 
 
