@@ -28,6 +28,7 @@ SHARED = (
     "model_fallback_alias",
     "mlflow_http_timeout",
     "mlflow_http_max_retries",
+    "mlflow_max_download_bytes",
 )
 
 
@@ -55,6 +56,7 @@ class ScoreSettings(BaseSettings):
     model_fallback_alias: str = "previous-champion"
     mlflow_http_timeout: int = Field(10, ge=1)
     mlflow_http_max_retries: int = Field(1, ge=0)
+    mlflow_max_download_bytes: int = Field(512 * 1024 * 1024, ge=1)
     max_download_bytes: int = Field(DEFAULT_MAX_DOWNLOAD_BYTES, ge=1)
 
     @field_validator(
