@@ -36,13 +36,13 @@ class HandRoute(APIRoute):
     FastAPI still documents it (response models, openapi.py's hand-checked parameters), but a
     request goes straight to the endpoint, as Starlette calls one: FastAPI's request handler
     would only find no body, parameters or dependencies to solve, and an empty response to
-    merge, at a cost close to a single-row prediction's scoring. Any other endpoint signature
-    keeps FastAPI's handler.
+    merge, at a cost close to a single-row prediction's scoring. Any other endpoint signature,
+    or a route with dependencies (its own or its router's), keeps FastAPI's handler.
     """
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         super().__init__(path, endpoint, **kwargs)
-        if takes_only_the_request(endpoint):
+        if takes_only_the_request(endpoint) and not self.dependant.dependencies:
             self.app = request_response(endpoint)
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import fastapi.routing
 import pytest
-from fastapi import APIRouter, FastAPI, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
@@ -22,6 +22,10 @@ class Echo(BaseModel):
 
     length: int
     flag: bool
+
+
+def _refuse() -> None:
+    raise HTTPException(403, detail="refused by the router's dependency")
 
 
 def _app(route_class: type[APIRoute]) -> FastAPI:
@@ -45,8 +49,15 @@ def _app(route_class: type[APIRoute]) -> FastAPI:
         """A FastAPI-parsed query parameter: keeps FastAPI's handler."""
         return {"n": n}
 
+    guarded = APIRouter(route_class=route_class, dependencies=[Depends(_refuse)])
+
+    @guarded.get("/guarded")
+    async def behind_a_dependency(request: Request) -> Response:
+        """Never reached: the router's dependency refuses first."""
+        return Response(b"{}")
+
     app = FastAPI()
-    app.router.routes.extend(api.routes)
+    app.router.routes.extend([*api.routes, *guarded.routes])
     install_error_handlers(app)
     return app
 
@@ -63,7 +74,7 @@ def _answers(client: TestClient) -> list[Any]:
     ):
         r = client.post(path, content=body)
         out.append((r.status_code, r.content, r.headers.get("www-authenticate")))
-    for path in ("/typed?n=3", "/typed?n=x", "/typed"):
+    for path in ("/typed?n=3", "/typed?n=x", "/typed", "/guarded"):
         r = client.get(path)
         out.append((r.status_code, r.json()))
     return out
@@ -89,13 +100,18 @@ def test_a_hand_route_answers_errs_and_is_documented_as_under_fastapi(
     assert answers[3][1] == b'{"length":1,"flag":true}'  # the last of repeats, as Starlette
     assert answers[2][0] == answers[5][0] == 422
     assert answers[4] == (401, b'{"detail":"no"}', "Bearer")
-    assert answers[6:] == [(200, {"n": 3}), (422, answers[7][1]), (200, {"n": 1})]
+    assert answers[6:] == [
+        (200, {"n": 3}),
+        (422, answers[7][1]),
+        (200, {"n": 1}),
+        (403, {"detail": "refused by the router's dependency"}),
+    ]
     assert answers[7][1]["detail"][0]["field"] == "n"
     # Only the endpoint that reads the request itself leaves FastAPI's handler.
     solved.clear()
     with TestClient(hand) as fast:
         _answers(fast)
-    assert set(solved) == {"/typed"}
+    assert set(solved) == {"/typed", "/guarded"}
 
 
 def test_every_route_of_the_service_router_is_served_by_hand() -> None:
