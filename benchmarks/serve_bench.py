@@ -67,10 +67,10 @@ def cpu_seconds(pid: int) -> float:
     return total / CLK_TCK
 
 
-def rss_mb(pid: int) -> float:
-    """Resident memory of a process tree in MB."""
+def rss_mb(pid: int, tree: bool = True) -> float:
+    """Resident memory of a process tree (or of the process alone) in MB."""
     total = 0
-    for p in tree_pids(pid):
+    for p in tree_pids(pid) if tree else [pid]:
         try:
             text = Path(f"/proc/{p}/status").read_text()
         except OSError:
@@ -345,7 +345,7 @@ def one_task(
                 f"{r['rps'] / vcpus:>12.0f}{r['rps'] / (rss / 1024):>10.0f}{rss:>8.0f}",
                 flush=True,
             )
-        each = " + ".join(f"{rss_mb(p):.0f}" for p in tree_pids(proc.pid))
+        each = " + ".join(f"{rss_mb(p, tree=False):.0f}" for p in tree_pids(proc.pid))
         print(
             f"  resident memory {rss_mb(proc.pid):.0f} MB: uvicorn's supervisor, then its "
             f"children (multiprocessing's helper, the workers): {each} MB; ready {cold:.2f} s "
