@@ -10,10 +10,12 @@ import gc
 import json
 from typing import Any
 
+import numpy as np
 import orjson
 import pytest
 
 from churn_api.batch import BatchParser
+from churn_api.columns import NULL, OTHER, _category_codes
 from churn_api.contract import FeatureContract
 from churn_api.customer import CustomerValidator, build_customer_model
 from churn_api.errors import InvalidRequestError
@@ -174,3 +176,30 @@ def test_clean_rows_are_decoded_in_one_pass_and_left_out_of_the_cyclic_gc(
     assert [v.tolist() for v in parsed.columns.values] == [v.tolist() for v in whole.columns.values]
     for unclean in ('{"customers": [{"tenure": "3"}]}', '{"customers": [{"tenure": NaN}]}'):
         assert parser.decode_clean(unclean) is None
+
+
+def test_category_codes_take_only_exact_categories_of_their_own_type() -> None:
+    def by_hand(column: list[Any], categories: list[Any]) -> list[int]:
+        kinds = {type(c) for c in categories}
+        return [
+            NULL
+            if v is None
+            else categories.index(v)
+            if type(v) in kinds and v in categories
+            else OTHER
+            for v in column
+        ]
+
+    texts = ["No", "Yes", "No internet service"]
+    many = [f"level {k}" for k in range(300)]  # more codes than one byte holds
+    cases: list[tuple[list[Any], list[Any]]] = [
+        (["Yes", None, "No", " No", "yes", "No internet service", 3, True], texts),
+        ([1, 0, None, True, 1.0, "1", 2, False], [0, 1]),
+        ([["No"], {"a": 1}, "No"], texts),  # unhashable values
+        (["level 299", "level 3", None, "level 300", 7], many),
+        ([None] * 4, texts),
+    ]
+    for column, categories in cases:
+        codes = _category_codes(column, categories)
+        assert codes.dtype == np.int16
+        assert codes.tolist() == by_hand(column, categories), (column, categories)
