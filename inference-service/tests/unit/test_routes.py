@@ -221,6 +221,29 @@ def test_metrics_count_requests_and_predictions(open_app: TestClient) -> None:
     assert "churn_api_predictions_total{band=" in text
 
 
+def test_request_series_count_every_request_past_the_cached_children(
+    open_app: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from churn_api import middleware
+
+    def count(text: str, route: str, status: int, method: str = "GET") -> float:
+        line = f'churn_api_requests_total{{method="{method}",route="{route}",status="{status}"}} '
+        found = [row for row in text.splitlines() if row.startswith(line)]
+        return float(found[0].split()[-1]) if found else 0.0
+
+    before = open_app.get("/metrics").text
+    monkeypatch.setattr(middleware, "MAX_CACHED_SERIES", 0)  # nothing cached from here on
+    for _ in range(3):
+        open_app.get("/model")
+        open_app.get("/no-such-route")
+    monkeypatch.undo()
+    for _ in range(2):
+        open_app.get("/model")
+    after = open_app.get("/metrics").text
+    assert count(after, "/model", 200) - count(before, "/model", 200) == 5
+    assert count(after, "(unmatched)", 404) - count(before, "(unmatched)", 404) == 3
+
+
 def test_openapi_documents_the_model_and_the_hand_checked_inputs(secured: TestClient) -> None:
     schema = secured.get("/openapi.json").json()
     components = schema["components"]
