@@ -65,6 +65,7 @@ class LoadedModel:
         meta: ModelMeta,
         max_batch_rows: int = DEFAULT_MAX_BATCH_ROWS,
         limits: Limits | None = None,
+        tree_walk: bool = True,
     ) -> None:
         self.bundle_dir = bundle.path
         self.contract = bundle.contract
@@ -81,7 +82,9 @@ class LoadedModel:
         self.band_uppers = np.array([b.upper for b in self.contract.risk_bands])
         self.band_uppers_list = self.band_uppers.tolist()
         self.band_names = self.predictions.band_names
-        self.walker = self._tree_walker()
+        # tree_walk=False: single rows use the booster (the same answers) until the caller
+        # attaches build_tree_walker()'s walk; the model store does that after the swap.
+        self.walker = self.build_tree_walker() if tree_walk else None
         self.ref = _ref(meta)
         self.ref_json = orjson.Fragment(orjson.dumps(self.ref))  # repeated in every batch row
 
@@ -94,7 +97,7 @@ class LoadedModel:
         clone.ref_json = orjson.Fragment(orjson.dumps(clone.ref))
         return clone
 
-    def _tree_walker(self) -> TreeWalker | None:
+    def build_tree_walker(self) -> TreeWalker | None:
         """The numpy walk for single rows, if it reproduces the booster on the golden inputs."""
         rows = []
         for record in golden_inputs(self.golden):
@@ -254,10 +257,12 @@ def load_model(
     max_batch_rows: int = DEFAULT_MAX_BATCH_ROWS,
     keys: TrustedKeys | None = None,
     limits: Limits | None = None,
+    tree_walk: bool = True,
 ) -> LoadedModel:
     """Load a bundle from a model directory and prove it on its golden examples.
 
     With `keys`, the signature is verified first, and only the bytes it covered are loaded.
+    tree_walk=False leaves the single-row walk to be built later (LoadedModel).
     """
     bundle_dir = find_bundle(model_dir)
     data = None
@@ -267,6 +272,6 @@ def load_model(
         p = verified.provenance
         meta = replace(meta, signature=p.signature, signed_by=p.key_id)
     bundle = read_bundle(bundle_dir, batch_threads, data)
-    model = LoadedModel(bundle, meta, max_batch_rows, limits)
+    model = LoadedModel(bundle, meta, max_batch_rows, limits, tree_walk)
     model.verify_golden()
     return model

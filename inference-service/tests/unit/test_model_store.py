@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -187,3 +188,40 @@ def test_mlflow_down_serves_the_cache_degraded_and_the_public_detail_hides_urls(
     assert "mlflow.internal" in str(later.detail)
     assert "mlflow.internal" not in str(later.public_detail)
     assert "unreachable" in str(later.public_detail)
+
+
+def _walk_attached(store: ModelStore) -> bool:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if store.current is not None and store.current.walker is not None:
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def test_the_tree_walk_is_attached_after_the_swap_and_kept_by_degraded_copies(
+    tmp_path: Path, trusted_pem: str, versions: dict[str, Path]
+) -> None:
+    store = _store(tmp_path, trusted_pem, versions)
+    fake: FakeRegistry = store.registry  # type: ignore[assignment]
+    fake.aliases["champion"] = "1"
+    served = store.refresh_once()
+    assert _walk_attached(store), "the served model never got its single-row tree walk"
+    assert store.current is served
+    # MLflow down: the same model is served degraded, a copy that keeps the walk.
+    fake.down = True
+    store.refresh_once()
+    degraded = store.current
+    assert degraded is not None and degraded is not served and degraded.meta.degraded
+    assert degraded.walker is served.walker
+    # A new version is served with the booster first, then gets a walk of its own.
+    fake.down = False
+    fake.aliases["champion"] = "2"
+    second = store.refresh_once()
+    assert second.meta.version == "2"
+    assert _walk_attached(store)
+    assert store.current is second and second.walker is not served.walker
+    customer = second.customers.validate_one({"tenure": 3})
+    walked = second.score_one(customer)["churn_probability"]
+    second.walker = None
+    assert second.score_one(customer)["churn_probability"] == pytest.approx(walked, abs=1e-12)
