@@ -18,6 +18,7 @@ from churn_api.redact import redact
 from churn_api.registry import AliasTarget, Registry, RegistryUnavailableError
 from churn_api.scorer import LoadedModel, load_model
 from churn_api.settings import Settings
+from churn_api.trees import DeferredWalk
 
 log = logging.getLogger("churn_api.model")
 
@@ -41,7 +42,7 @@ class ModelStore:
         self._lock = threading.Lock()
         self._task: asyncio.Task[None] | None = None
         self._on_swap: list[Any] = []
-        self._walk: tuple[Any, Any] = (None, None)  # (booster, its checked tree walk)
+        self._walk = DeferredWalk()  # the single-row tree walk, built after the swap
 
     @property
     def public_detail(self) -> str | None:
@@ -107,11 +108,8 @@ class ModelStore:
     def _swap(self, model: LoadedModel) -> LoadedModel:
         old = self.current
         self.current = model
-        # After the assignment: a walk the background thread stores from here on is attached
-        # by that thread to this model (see _walk_later), one stored before it is taken here.
-        walked_booster, walker = self._walk
-        if model.walker is None and walked_booster is model.booster:
-            model.walker = walker
+        # After the assignment: a walk stored from here on is attached by its thread.
+        walked = self._walk.give(model)
         self.detail = model.meta.detail
         m = model.meta
         if old is None or old.meta.version != m.version or old.meta.degraded != m.degraded:
@@ -130,26 +128,9 @@ class ModelStore:
             )
         for callback in self._on_swap:
             callback(model)
-        if model.walker is None and walked_booster is not model.booster:
-            self._walk_later(model)
+        if not walked:
+            self._walk.build_later(model, lambda: self.current)
         return model
-
-    def _walk_later(self, model: LoadedModel) -> None:
-        """Build and check the single-row tree walk off the start's path (~45 ms for 650
-        trees: /health/ready answers that much sooner); single rows use the booster until
-        then, with the same answers. Degraded copies of the model (with_meta) made meanwhile
-        get it from self._walk when swapped in, or from the thread when already served."""
-
-        def attach() -> None:
-            walker = model.build_tree_walker()
-            if walker is None:
-                return
-            self._walk = (model.booster, walker)
-            for candidate in (model, self.current):
-                if candidate is not None and candidate.booster is model.booster:
-                    candidate.walker = walker
-
-        threading.Thread(target=attach, name="tree-walk", daemon=True).start()
 
     def _load(self, path: Path, meta: ModelMeta) -> LoadedModel:
         """Verify the signature, then load and prove the golden examples (ModelRejectedError)."""
@@ -160,7 +141,7 @@ class ModelStore:
             self.settings.max_batch_rows,
             keys=self.keys,
             limits=self.limits,
-            tree_walk=False,  # built after the swap: _walk_later
+            tree_walk=False,  # built after the swap: DeferredWalk
         )
 
     # -- local directory -----------------------------------------------------------------------

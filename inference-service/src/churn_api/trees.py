@@ -14,6 +14,7 @@ import ctypes
 import ctypes.util
 import json
 import math
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -138,3 +139,34 @@ def _base_margin(base_score: Any) -> np.float32:
     text = str(base_score).strip("[]").split(",")[0]
     p = np.float32(float(text))
     return np.float32(-math.log(np.float32(1.0) / p - np.float32(1.0)))
+
+
+class DeferredWalk:
+    """Builds a served model's walk in a thread, off the start's path (~45 ms for 650 trees:
+    /health/ready answers that much sooner). Single rows use the booster until then, with the
+    same answers. A degraded copy (with_meta) made meanwhile gets the walk when swapped in
+    (`give`), or from the thread when it is already served."""
+
+    def __init__(self) -> None:
+        self._walk: tuple[Any, TreeWalker | None] = (None, None)  # (booster, its walk)
+
+    def give(self, model: Any) -> bool:
+        """Attach the stored walk if it is this model's; False when it still needs one."""
+        booster, walker = self._walk
+        if model.walker is None and booster is model.booster:
+            model.walker = walker
+        return model.walker is not None or booster is model.booster
+
+    def build_later(self, model: Any, served: Callable[[], Any]) -> None:
+        """Build and check the model's walk, then attach it to the model and what is served."""
+
+        def attach() -> None:
+            walker = model.build_tree_walker()
+            if walker is None:
+                return
+            self._walk = (model.booster, walker)
+            for candidate in (model, served()):
+                if candidate is not None and candidate.booster is model.booster:
+                    candidate.walker = walker
+
+        threading.Thread(target=attach, name="tree-walk", daemon=True).start()
