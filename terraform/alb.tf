@@ -49,11 +49,14 @@ resource "aws_lb_target_group" "api" {
   deregistration_delay = 10
 
   health_check {
-    path                = "/"
-    matcher             = "200"
-    interval            = 15 # Find a dead task within ~45 s (3 x 15 s) ...
-    timeout             = 5
-    healthy_threshold   = 2 # ... and put a new one in service after 30 s.
+    path    = "/"
+    matcher = "200"
+    # A task is ready about 1 s after its container starts (image_bench), so checks every
+    # 5 s put a new task in service 10 s after it registers (2 x 5 s; at 15 s it was 30 s)
+    # and find a dead one within 15 s. GET / costs the API microseconds.
+    interval            = local.api_health_check_interval
+    timeout             = 4
+    healthy_threshold   = 2
     unhealthy_threshold = 3
   }
 }
@@ -73,8 +76,8 @@ resource "aws_lb_target_group" "api_alternate" {
   health_check {
     path                = "/"
     matcher             = "200"
-    interval            = 15
-    timeout             = 5
+    interval            = local.api_health_check_interval
+    timeout             = 4
     healthy_threshold   = 2
     unhealthy_threshold = 3
   }

@@ -53,8 +53,10 @@ locals {
   api_traffic_shifting = var.api_deployment_strategy != "ROLLING"
 
   # Above the worst-case model load: a task that is still loading is not killed by the ALB
-  # health checks (PITFALLS: the default of 0 kills slow starters in a loop).
-  api_health_check_grace_period = var.api_model_load_seconds + 60
+  # health checks (PITFALLS: the default of 0 kills slow starters in a loop). The load plus the
+  # healthy threshold's checks and one more interval: 20 + 3 x 5 = 35 s by default.
+  api_health_check_interval     = 5
+  api_health_check_grace_period = var.api_model_load_seconds + 3 * local.api_health_check_interval
 
   images = {
     api     = "${var.image_registry}/churn-api:${var.image_tag}"

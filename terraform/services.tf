@@ -71,6 +71,13 @@ module "api" {
     cpu_target_percent  = var.api_cpu_target_percent
     requests_per_target = var.api_requests_per_target
     alb_resource_label  = "${aws_lb.this.arn_suffix}/${aws_lb_target_group.api.arn_suffix}"
+    # A new task serves ~1 s after its container starts (image_bench: 0.91 s from the registry,
+    # model verified) plus the ALB's 2 x 5 s checks; Fargate's placement and the pull of the
+    # 292 MB image come before that. So scale-out waits one CloudWatch period (60 s), the
+    # metric's own resolution, and scale-in waits 2 minutes, not 5: a task removed too eagerly
+    # is back within about a minute.
+    scale_out_cooldown = 60
+    scale_in_cooldown  = 120
   }
 
   depends_on = [aws_lb_listener.https]
@@ -111,8 +118,10 @@ module "ui" {
   load_balancer = {
     target_group_arn = aws_lb_target_group.ui.arn
   }
-  # Streamlit answers its health route within seconds of starting; no model is loaded.
-  health_check_grace_period_seconds = 60
+  # Streamlit answers /ui/_stcore/health 0.7-1.2 s after `docker run` (image_bench,
+  # 2026-11-30; no model is loaded): the grace covers that and the first of the target
+  # group's 30 s checks.
+  health_check_grace_period_seconds = 45
 
   # Client side of Service Connect only.
   service_connect = {

@@ -211,16 +211,23 @@ variable "image_tag" {
 # ---------------------------------------------------------------------------------------------
 # API service
 # ---------------------------------------------------------------------------------------------
+# Sized from benchmarks/serve_bench.py and image_bench.py (README "Benchmarks", 2026-11-30):
+# one uvicorn worker serves ~6,000 single-row req/s at c=8 on one core (0.15 ms CPU a
+# request), so a worker uses a whole vCPU under load; at 0.5 vCPU it would be throttled to
+# half of that, with CFS pauses in the tail. A worker holds 68 MB once ready and ~115 MB
+# serving (two workers on 2 vCPUs: 301 MB for the task), so memory is Fargate's minimum for
+# 1 vCPU, not the model. One worker per task: each worker keeps its own metrics, live-drift
+# window and model copy; scale by tasks.
 variable "api_cpu" {
-  description = "API task CPU units (1024 = 1 vCPU). One uvicorn worker per task; scale by tasks."
+  description = "API task CPU units (1024 = 1 vCPU): one uvicorn worker per task, a whole vCPU for it."
   type        = number
-  default     = 512
+  default     = 1024
 }
 
 variable "api_memory" {
-  description = "API task memory (MiB); the model is held once per task."
+  description = "API task memory (MiB): Fargate's minimum at 1 vCPU; the worker needs ~115 MB serving."
   type        = number
-  default     = 1024
+  default     = 2048
 }
 
 variable "api_min_count" {
@@ -247,15 +254,23 @@ variable "api_cpu_target_percent" {
 }
 
 variable "api_requests_per_target" {
+  # 60,000 a minute = 1,000 req/s, a sixth of the ~6,000 single-row req/s one worker served in
+  # serve_bench: headroom for batches, which cost far more per request and which the CPU
+  # target (api_cpu_target_percent) catches instead.
   description = "Target ALB requests per API task per minute (ALBRequestCountPerTarget)."
   type        = number
-  default     = 3000
+  default     = 60000
 }
 
+# Measured (benchmarks/image_bench.py, 2026-11-30): `docker run` to /health/ready 0.77 s
+# median with a cached model, 0.91 s (max 0.99 s) with the model downloaded from MLflow and
+# verified, 1.00 s with MLflow down (the cache's last verified version). The image is 292 MB.
+# 20 s is that worst case twenty times over, for a slower Fargate vCPU and a busy registry; the
+# pull happens before the container starts and is not part of it.
 variable "api_model_load_seconds" {
-  description = "Worst-case seconds from task start to a loaded model (image pull + MLflow download + load). The ALB health-check grace period is derived from it."
+  description = "Worst-case seconds from container start to a loaded, verified model (measured ~1 s). The ALB health-check grace period is derived from it."
   type        = number
-  default     = 120
+  default     = 20
 }
 
 variable "model_name" {
@@ -328,6 +343,8 @@ variable "ui_cpu" {
   default     = 256
 }
 
+# Measured (image_bench, 2026-11-30): the UI holds 46 MB once ready; each browser session adds
+# its pages' frames (a 50-row call list page, charts). 512 MB leaves room for tens of sessions.
 variable "ui_memory" {
   description = "UI task memory (MiB)."
   type        = number

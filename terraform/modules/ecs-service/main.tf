@@ -282,9 +282,9 @@ resource "aws_appautoscaling_policy" "cpu" {
     predefined_metric_specification {
       predefined_metric_type = "ECSServiceAverageCPUUtilization"
     }
-    # Out fast, in slowly: a new task needs the model-load time before it helps.
-    scale_out_cooldown = 60
-    scale_in_cooldown  = 300
+    # Out fast, in slowly: a new task needs its start before it helps.
+    scale_out_cooldown = var.autoscaling.scale_out_cooldown
+    scale_in_cooldown  = var.autoscaling.scale_in_cooldown
   }
 }
 
@@ -303,7 +303,7 @@ resource "aws_appautoscaling_policy" "requests" {
       predefined_metric_type = "ALBRequestCountPerTarget"
       resource_label         = var.autoscaling.alb_resource_label
     }
-    scale_out_cooldown = 60
-    scale_in_cooldown  = 300
+    scale_out_cooldown = var.autoscaling.scale_out_cooldown
+    scale_in_cooldown  = var.autoscaling.scale_in_cooldown
   }
 }

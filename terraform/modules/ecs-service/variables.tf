@@ -222,6 +222,9 @@ variable "autoscaling" {
     cpu_target_percent  = number
     requests_per_target = optional(number)
     alb_resource_label  = optional(string)
+    # Seconds between scaling actions of each policy (the caller cites what it measured).
+    scale_out_cooldown = optional(number, 60)
+    scale_in_cooldown  = optional(number, 300)
   })
   default = null
 }
