@@ -48,7 +48,7 @@ format: setup ## Apply ruff fixes and formatting
 	@$(RUN) ruff check --fix .
 	@$(RUN) ruff format .
 
-bench: setup ## Run the benchmarks (they print figures; serving and lookups need wrk and taskset)
+bench: setup ## Run the benchmarks (they print figures; serving and lookups need wrk and taskset, images Docker)
 	@command -v wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk; }
 	@$(RUN) python benchmarks/train_bench.py
 	@$(RUN) python benchmarks/serve_bench.py
@@ -56,6 +56,7 @@ bench: setup ## Run the benchmarks (they print figures; serving and lookups need
 	@$(RUN) python benchmarks/pyfunc_bench.py
 	@$(RUN) python benchmarks/score_bench.py
 	@$(RUN) python benchmarks/lookup_bench.py
+	@$(RUN) python benchmarks/image_bench.py --build
 
 clean: ## Remove caches, local MLflow data and the virtualenv
 	rm -rf .venv .cache .pytest_cache .ruff_cache
