@@ -1,8 +1,6 @@
-"""A small typed client of MLflow's REST API: the registry calls the API makes, over HTTP only.
-
-Standard library only, so the API image carries no MLflow package. Credentials come from
-MLflow's own variables (MLFLOW_TRACKING_USERNAME/_PASSWORD: basic; MLFLOW_TRACKING_TOKEN:
-bearer), or from user:password in the tracking URI; they are never logged or put in an error.
+"""A small typed client of MLflow's REST API (standard library only: the API image carries no
+MLflow package). Credentials come from MLflow's own variables (MLFLOW_TRACKING_USERNAME/_PASSWORD:
+basic; MLFLOW_TRACKING_TOKEN: bearer) or user:password in the URI; never logged or in an error.
 """
 
 from __future__ import annotations
@@ -77,7 +75,6 @@ class ArtifactEntry:
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    # A redirect would carry the Authorization header to wherever it points: answer it as an error.
     def redirect_request(self, *args: Any, **kwargs: Any) -> None:
         return None
 
@@ -121,31 +118,32 @@ class MlflowRest:
         user = unquote(parts.username) if parts.username else None
         password = unquote(parts.password) if parts.password is not None else None
         self._auth = _authorization(environ, user, password)
-        self._secrets = [s for s in (password, *self._env_secrets(environ)) if s]
+        secrets = (environ.get(k) for k in ("MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN"))
+        self._secrets = [s for s in (password, *secrets) if s]
+        # A redirect would carry the Authorization header along: it is answered as an error.
         handlers: list[urllib.request.BaseHandler] = [_NoRedirect()]
         if cafile := environ.get("MLFLOW_TRACKING_SERVER_CERT_PATH"):
             context = ssl.create_default_context(cafile=cafile)
             handlers.append(urllib.request.HTTPSHandler(context=context))
         self._opener = urllib.request.build_opener(*handlers)
 
-    @staticmethod
-    def _env_secrets(environ: Mapping[str, str]) -> list[str]:
-        return [environ.get(k, "") for k in ("MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN")]
-
     def __repr__(self) -> str:
         return f"MlflowRest({self.base!r}, auth={'yes' if self._auth else 'no'})"
 
     # -- transport -----------------------------------------------------------------------------
 
-    def open(self, path: str, params: Mapping[str, str] | None = None) -> http.client.HTTPResponse:
-        """GET base+path; retries connection errors, timeouts, 5xx and 429, never other 4xx."""
+    def open(
+        self, path: str, params: Mapping[str, str] | None = None, retries: int | None = None
+    ) -> http.client.HTTPResponse:
+        """GET base+path; retries connection errors, timeouts, 5xx, 429; never other 4xx."""
+        tries = self.max_retries if retries is None else retries
         url = self.base + path + (f"?{urlencode(params)}" if params else "")
         request = urllib.request.Request(url, method="GET")
         request.add_header("Accept", "application/json")
         if self._auth:
             request.add_unredirected_header("Authorization", self._auth)
-        for attempt in range(self.max_retries + 1):
-            last = attempt == self.max_retries
+        for attempt in range(tries + 1):
+            last = attempt == tries
             try:
                 return self._opener.open(request, timeout=self.timeout)  # type: ignore[no-any-return]
             except urllib.error.HTTPError as exc:
@@ -163,9 +161,11 @@ class MlflowRest:
             time.sleep(min(BACKOFF_SECONDS * 2**attempt, BACKOFF_MAX))
         raise AssertionError("unreachable")  # the loop returns or raises
 
-    def get_json(self, path: str, params: Mapping[str, str] | None = None) -> dict[str, Any]:
+    def get_json(
+        self, path: str, params: Mapping[str, str] | None = None, retries: int | None = None
+    ) -> dict[str, Any]:
         """The JSON object MLflow answered (RegistryUnavailableError for anything else)."""
-        with self.open(path, params) as response:
+        with self.open(path, params, retries) as response:
             try:
                 body = response.read(MAX_JSON_BYTES + 1)
             except (OSError, http.client.HTTPException) as exc:
@@ -212,10 +212,13 @@ class MlflowRest:
 
     # -- registry ------------------------------------------------------------------------------
 
-    def version_by_alias(self, name: str, alias: str) -> ModelVersion | None:
+    def version_by_alias(
+        self, name: str, alias: str, retries: int | None = None
+    ) -> ModelVersion | None:
         """The version `alias` points at; None if the model or the alias does not exist."""
         try:
-            data = self.get_json(f"{API}/registered-models/alias", {"name": name, "alias": alias})
+            params = {"name": name, "alias": alias}
+            data = self.get_json(f"{API}/registered-models/alias", params, retries)
         except MlflowApiError as exc:
             if exc.error_code == MISSING:
                 return None

@@ -158,7 +158,7 @@ class ModelStore:
     def _load_registry(self, force: bool) -> LoadedModel:
         alias = self.settings.model_alias
         try:
-            target = self.registry.resolve(alias)
+            target = self.registry.resolve(alias, starting=self.current is None)
         except RegistryUnavailableError as exc:
             return self._mlflow_down(exc)
         if target is None:

@@ -158,6 +158,11 @@ def test_4xx_is_not_retried_and_5xx_429_are(server: Scripted) -> None:
     assert not isinstance(caught.value, MlflowApiError)
     assert server.count(path) == 6
 
+    # A call may ask for fewer tries than the client's default (a start with a cached copy).
+    with pytest.raises(RegistryUnavailableError, match="HTTP 500"):
+        _rest(server.url, retries=3).version_by_alias("m", "champion", retries=0)
+    assert server.count(path) == 7
+
 
 def test_an_unreachable_server_fails_fast_without_its_address(server: Scripted) -> None:
     port = server.server_address[1]

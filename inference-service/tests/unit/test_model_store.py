@@ -28,8 +28,10 @@ class FakeRegistry(Registry):
         self.sources: dict[str, Path] = {}
         self.down = False
         self.downloads: list[str] = []
+        self.starts: list[bool] = []  # resolve's `starting` argument, call by call
 
-    def resolve(self, alias: str) -> AliasTarget | None:
+    def resolve(self, alias: str, starting: bool = False) -> AliasTarget | None:
+        self.starts.append(starting)
         if self.down:
             raise RegistryUnavailableError("connection refused by http://mlflow.internal:5000")
         version = self.aliases.get(alias)
@@ -185,6 +187,9 @@ def test_mlflow_down_serves_the_cache_degraded_and_the_public_detail_hides_urls(
     later.registry.down = True  # type: ignore[attr-defined]
     meta = later.refresh_once().meta
     assert (meta.version, meta.source, meta.stale, meta.degraded) == ("1", "cache", True, True)
+    # Only the first resolve of a store is a start's (one try when a verified copy is cached).
+    later.refresh_once()
+    assert later.registry.starts == [True, False]  # type: ignore[attr-defined]
     assert "mlflow.internal" in str(later.detail)
     assert "mlflow.internal" not in str(later.public_detail)
     assert "unreachable" in str(later.public_detail)
