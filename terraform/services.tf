@@ -71,7 +71,7 @@ module "api" {
     cpu_target_percent  = var.api_cpu_target_percent
     requests_per_target = var.api_requests_per_target
     alb_resource_label  = "${aws_lb.this.arn_suffix}/${aws_lb_target_group.api.arn_suffix}"
-    # A new task serves ~1 s after its container starts (image_bench: 0.91 s from the registry,
+    # A new task serves ~1 s after its container starts (image_bench: 0.75-0.91 s from the registry,
     # model verified) plus the ALB's 2 x 5 s checks; Fargate's placement and the pull of the
     # 292 MB image come before that. So scale-out waits one CloudWatch period (60 s), the
     # metric's own resolution, and scale-in waits 2 minutes, not 5: a task removed too eagerly

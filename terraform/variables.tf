@@ -262,11 +262,11 @@ variable "api_requests_per_target" {
   default     = 60000
 }
 
-# Measured (benchmarks/image_bench.py, 2026-11-30): `docker run` to /health/ready 0.77 s
-# median with a cached model, 0.91 s (max 0.99 s) with the model downloaded from MLflow and
-# verified, 1.00 s with MLflow down (the cache's last verified version). The image is 292 MB.
-# 20 s is that worst case twenty times over, for a slower Fargate vCPU and a busy registry; the
-# pull happens before the container starts and is not part of it.
+# Measured (benchmarks/image_bench.py, 2026-11-30): `docker run` to /health/ready 0.73 s
+# median with a cached model, 0.75 s (max 0.83 s) with the model downloaded from MLflow and
+# verified, 0.66 s with MLflow down (the cache's last verified version); 0.91-0.99 s on a busier
+# machine. The image is 292 MB. 20 s is that worst case twenty times over, for a slower Fargate
+# vCPU and a busy registry; the pull happens before the container starts and is not part of it.
 variable "api_model_load_seconds" {
   description = "Worst-case seconds from container start to a loaded, verified model (measured ~1 s). The ALB health-check grace period is derived from it."
   type        = number
