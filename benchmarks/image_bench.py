@@ -153,14 +153,6 @@ def job_seconds(image: str, entrypoint: str) -> float:
     return time.perf_counter() - t0
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def writable_dir(parent: Path, name: str) -> Path:
     """A host folder the containers' user (10001) can write: a mounted volume."""
     folder = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=parent))
@@ -172,15 +164,13 @@ def publish_champion(work: Path, data: Path, trials: int) -> tuple[str, str, obj
     """A local MLflow server holding telco-churn@champion, trained and signed here.
 
     Returns its URI, the public key PEM that verifies the champion, and the server (stop it)."""
+    from serve_bench import signing_keys
     from testkit import start_mlflow
 
-    keys = work / "keys"
-    subprocess.run(
-        [str(BIN / "churn-train"), "keygen", "--out", str(keys)], check=True, capture_output=True
-    )
+    keys = signing_keys(work / "keys")
     server = start_mlflow(work / "mlflow")
     print(f"training a champion (churn-train --trials {trials}) into {server.uri} ...", flush=True)
-    env = {**os.environ, "MODEL_SIGNING_KEY_FILE": str(keys / "signing-key.pem")}
+    env = {**os.environ, "MODEL_SIGNING_KEY_FILE": keys["MODEL_SIGNING_KEY_FILE"]}
     env.pop("MLFLOW_TRACKING_URI", None)
     result = subprocess.run(
         [
@@ -201,7 +191,7 @@ def publish_champion(work: Path, data: Path, trials: int) -> tuple[str, str, obj
     if result.returncode != 0:
         server.stop()
         raise RuntimeError(f"churn-train failed:\n{result.stderr[-3000:]}")
-    return server.uri, (keys / "signing-key.pub.pem").read_text(), server
+    return server.uri, Path(keys["MODEL_PUBLIC_KEYS_FILE"]).read_text(), server
 
 
 def admin_public_pem() -> str:
@@ -236,6 +226,8 @@ def api_runs(
     }
 
     def start(cache: Path, uri: str) -> Run:
+        from testkit import free_port
+
         port = free_port()
         return run_until_ready(
             image,
@@ -260,6 +252,8 @@ def api_runs(
 
 
 def ui_run(image: str) -> Run:
+    from testkit import free_port
+
     port = free_port()
     return run_until_ready(
         image,
@@ -284,6 +278,8 @@ def ui_run(image: str) -> Run:
 def mlflow_run(image: str) -> Run:
     """A fresh tracking server with basic auth, as compose starts it (its first start: the
     database and the three identities are created)."""
+    from testkit import free_port
+
     port = free_port()
     return run_until_ready(
         image,
